@@ -1,0 +1,51 @@
+"""Shared fixtures: the real offline models (loaded once per session) and a network guard."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+class NetworkAccessError(AssertionError):
+    """Raised when code under test tries to open a network connection."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any attempt to open an internet socket fail the test (Unix sockets still work)."""
+
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise NetworkAccessError(f"network access attempted: {address!r}")
+        return real_connect(self, address)
+
+    def guarded_create_connection(address, *args, **kwargs):
+        raise NetworkAccessError(f"network access attempted: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
+    yield
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct ``(model, tokenizer)`` in float32, eval mode (shared: do not mutate)."""
+    from companion.models import load_smollm2
+
+    return load_smollm2()
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """all-MiniLM-L6-v2 ``(model, tokenizer)``, eval mode (shared: do not mutate)."""
+    from companion.models import load_minilm
+
+    return load_minilm()

@@ -1,0 +1,1 @@
+"""The single agent: tools, retrieval, tasks and the loop (chapter 7)."""

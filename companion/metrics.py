@@ -1,0 +1,406 @@
+"""Evaluation metrics for language models, each written from its definition (chapter 6).
+
+- :func:`perplexity`: exp of the mean negative log-likelihood per token, with sliding windows for
+  texts longer than the context.
+- :func:`bleu`: corpus BLEU (Papineni et al., 2002), equal to ``sacrebleu.corpus_bleu`` with its
+  defaults (13a tokenisation, exponential smoothing), on the 0-100 scale.
+- :func:`rouge`: ROUGE-1, ROUGE-2 and ROUGE-L F-measures (Lin, 2004), equal to
+  ``rouge_score.rouge_scorer.RougeScorer``, on the 0-1 scale.
+- :func:`exact_match` and :func:`token_f1`: the SQuAD v1.1 answer metrics, 0-100 as the official
+  script reports them.
+- :func:`cohen_kappa`: agreement of two annotators beyond chance, equal to scikit-learn's.
+- :func:`bootstrap_ci`: a percentile bootstrap confidence interval for any of the above.
+
+The n-gram counting, clipping, brevity penalty, smoothing, longest common subsequence and
+F-measures are written here. Only the *tokenisers* come from the reference libraries
+(sacrebleu's ``13a`` and rouge-score's default): a BLEU or ROUGE number is only comparable with
+another computed with the same tokenisation, so we use theirs rather than invent a third.
+
+``references`` is, everywhere, a list with one entry per prediction; each entry is a list of
+acceptable reference strings (a single string is accepted as a list of one).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+BLEU_MAX_ORDER = 4
+ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL")
+KAPPA_WEIGHTS: tuple[str | None, ...] = (None, "linear", "quadratic")
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _check_texts(texts: object, what: str) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise ValueError(f"{what} must be a list of strings, got {type(texts).__name__}")
+    if len(texts) == 0:
+        raise ValueError(f"{what} is empty; expected at least one string")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"{what}[{i}] must be a string, got {type(text).__name__}")
+    return list(texts)
+
+
+def _check_pairs(predictions: object, references: object) -> tuple[list[str], list[list[str]]]:
+    """Validate ``predictions`` (list of str) against ``references`` (list of lists of str)."""
+    preds = _check_texts(predictions, "predictions")
+    if isinstance(references, str) or not isinstance(references, Sequence):
+        raise ValueError(
+            f"references must be a list (one entry per prediction), got {type(references).__name__}"
+        )
+    if len(references) != len(preds):
+        raise ValueError(
+            f"got {len(preds)} predictions but {len(references)} reference entries; "
+            "expected one entry (a list of reference strings) per prediction"
+        )
+    refs = []
+    for i, entry in enumerate(references):
+        if isinstance(entry, str):
+            entry = [entry]
+        refs.append(_check_texts(entry, f"references[{i}]"))
+    return preds, refs
+
+
+# --- perplexity ---------------------------------------------------------------------------------
+
+
+def perplexity(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    texts: str | Sequence[str],
+    max_length: int | None = None,
+    stride: int | None = None,
+) -> float:
+    """Corpus perplexity ``exp(-(1/N) sum_t log p(x_t | x_<t))`` over all N scored tokens (ch. 6).
+
+    Each text is tokenised on its own (with the tokenizer's default special tokens); every token
+    after the first is scored given the tokens before it. Texts longer than ``max_length``
+    (default: the model's context length) are read with a sliding window that advances
+    ``stride`` tokens (default ``max_length // 2``) and scores only the tokens not scored by an
+    earlier window, so each token is predicted with at least ``max_length - stride`` tokens of
+    context. When a text fits in one window this is exactly ``exp`` of the causal-LM loss.
+    Texts are weighted by their number of scored tokens, not averaged per text.
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = _check_texts(texts, "texts")
+    if max_length is None:
+        max_length = getattr(model.config, "max_position_embeddings", None)
+        if max_length is None:
+            raise ValueError("the model config has no max_position_embeddings; pass max_length")
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
+        raise ValueError(f"max_length must be an integer >= 2, got {max_length!r}")
+    if stride is None:
+        stride = max(1, max_length // 2)
+    if not isinstance(stride, int) or isinstance(stride, bool) or not 1 <= stride <= max_length:
+        raise ValueError(
+            f"stride must be an integer in [1, max_length={max_length}], got {stride!r}"
+        )
+
+    device = next(model.parameters()).device
+    nll_sum, n_scored = 0.0, 0
+    with torch.no_grad():
+        for text in texts:
+            ids = tokenizer(text, return_tensors="pt")["input_ids"][0].to(device)
+            prev_end = 0  # tokens before prev_end are already scored (or are the first token)
+            for begin in range(0, len(ids), stride):
+                end = min(begin + max_length, len(ids))
+                first_target = max(prev_end, begin + 1)  # a target needs one token of context
+                if first_target < end:
+                    logits = model(input_ids=ids[begin:end].unsqueeze(0)).logits[0].float()
+                    # logits at window position j predict token begin + j + 1
+                    predicting = logits[first_target - begin - 1 : end - begin - 1]
+                    logprobs = torch.log_softmax(predicting, dim=-1)
+                    targets = ids[first_target:end]
+                    nll_sum -= logprobs.gather(1, targets.unsqueeze(1)).sum().item()
+                    n_scored += end - first_target
+                prev_end = end
+                if end == len(ids):
+                    break
+    if n_scored == 0:
+        raise ValueError("no token to score: every text has fewer than two tokens")
+    return math.exp(nll_sum / n_scored)
+
+
+# --- BLEU -----------------------------------------------------------------------------------
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> Counter:
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def bleu_statistics(
+    predictions: Sequence[str], references: Sequence[Sequence[str] | str]
+) -> dict[str, Any]:
+    """The sufficient statistics of corpus BLEU (chapter 6), summed over the corpus.
+
+    ``matches[n-1]``: clipped n-gram matches, each hypothesis n-gram counted at most as often as
+    it occurs in the reference where it occurs most; ``totals[n-1]``: hypothesis n-grams;
+    ``hyp_len``; ``ref_len``: for each sentence the reference length closest to the hypothesis
+    length (the shorter on a tie), summed.
+    """
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    preds, refs = _check_pairs(predictions, references)
+    tokenize = Tokenizer13a()
+    matches = [0] * BLEU_MAX_ORDER
+    totals = [0] * BLEU_MAX_ORDER
+    hyp_len = ref_len = 0
+    for pred, ref_list in zip(preds, refs, strict=True):
+        hyp = tokenize(pred.rstrip()).split()
+        ref_tokens = [tokenize(r.rstrip()).split() for r in ref_list]
+        hyp_len += len(hyp)
+        ref_len += min((abs(len(r) - len(hyp)), len(r)) for r in ref_tokens)[1]
+        for n in range(1, BLEU_MAX_ORDER + 1):
+            hyp_counts = _ngrams(hyp, n)
+            max_ref_counts: Counter = Counter()
+            for r in ref_tokens:
+                max_ref_counts |= _ngrams(r, n)  # | keeps the maximum count per n-gram
+            totals[n - 1] += sum(hyp_counts.values())
+            matches[n - 1] += sum(min(c, max_ref_counts[g]) for g, c in hyp_counts.items())
+    return {"matches": matches, "totals": totals, "hyp_len": hyp_len, "ref_len": ref_len}
+
+
+def bleu(predictions: Sequence[str], references: Sequence[Sequence[str] | str]) -> float:
+    """Corpus BLEU = BP * exp(mean_n log p_n), n = 1..4, on the 0-100 scale (chapter 6).
+
+    ``p_n`` is the clipped n-gram precision pooled over the corpus; a ``p_n`` with no match is
+    smoothed to ``1 / (2^k * total_n)`` for the k-th such order (sacrebleu's ``exp`` method); the
+    brevity penalty is ``BP = exp(1 - r / c)`` when the hypotheses are shorter (c) than the
+    references (r), else 1. Equal to ``sacrebleu.corpus_bleu(predictions, refs)`` with defaults.
+    """
+    stats = bleu_statistics(predictions, references)
+    matches, totals = stats["matches"], stats["totals"]
+    c, r = stats["hyp_len"], stats["ref_len"]
+    if not any(matches):
+        return 0.0
+    log_precisions = []
+    halvings = 1.0
+    for m, t in zip(matches, totals, strict=True):
+        if t == 0:  # hypotheses too short to hold any n-gram of this order: BLEU is 0
+            return 0.0
+        if m == 0:
+            halvings *= 2
+            log_precisions.append(math.log(100.0 / (halvings * t)))
+        else:
+            log_precisions.append(math.log(100.0 * m / t))
+    brevity = 1.0 if c >= r else math.exp(1 - r / c)
+    return brevity * math.exp(sum(log_precisions) / BLEU_MAX_ORDER)
+
+
+# --- ROUGE ----------------------------------------------------------------------------------
+
+
+def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence, by dynamic programming over one row."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        diagonal = 0
+        for j, y in enumerate(b, start=1):
+            diagonal, row[j] = row[j], diagonal + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
+
+
+def _f_measure(overlap: int, n_pred: int, n_ref: int) -> float:
+    precision = overlap / max(n_pred, 1)
+    recall = overlap / max(n_ref, 1)
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def rouge(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str] | str],
+    use_stemmer: bool = False,
+) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F-measures, 0-1 (chapter 6): ``F = 2PR / (P + R)`` per example.
+
+    ROUGE-n counts overlapping n-grams (precision over the prediction's n-grams, recall over the
+    reference's); ROUGE-L uses the longest common subsequence in their place. With several
+    references, each type takes the reference with the best F-measure. Tokens are rouge-score's:
+    lower-cased alphanumeric runs, Porter-stemmed if ``use_stemmer``.
+    """
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    preds, refs = _check_pairs(predictions, references)
+    tokenizer = DefaultTokenizer(use_stemmer=use_stemmer)
+    sums = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for pred, ref_list in zip(preds, refs, strict=True):
+        p = tokenizer.tokenize(pred)
+        best = dict.fromkeys(ROUGE_TYPES, 0.0)
+        for ref in ref_list:
+            r = tokenizer.tokenize(ref)
+            scores = {"rougeL": _f_measure(_lcs_length(r, p), len(p), len(r))}
+            for n in (1, 2):
+                pn, rn = _ngrams(p, n), _ngrams(r, n)
+                overlap = sum((pn & rn).values())
+                scores[f"rouge{n}"] = _f_measure(overlap, sum(pn.values()), sum(rn.values()))
+            best = {k: max(best[k], scores[k]) for k in ROUGE_TYPES}
+        sums = {k: sums[k] + best[k] for k in ROUGE_TYPES}
+    return {k: sums[k] / len(preds) for k in ROUGE_TYPES}
+
+
+# --- question answering: SQuAD v1.1 -------------------------------------------------------------
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1 normalisation (chapter 6): lower-case, drop ASCII punctuation, drop the
+    articles a/an/the, collapse white space."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an answer string, got {type(text).__name__}")
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _f1_one(prediction: str, reference: str) -> float:
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    same = sum((Counter(pred) & Counter(ref)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match_scores(
+    predictions: Sequence[str], references: Sequence[Sequence[str] | str]
+) -> list[float]:
+    """Per-example exact match, 1.0 or 0.0, after :func:`normalize_answer` (chapter 6)."""
+    preds, refs = _check_pairs(predictions, references)
+    return [
+        float(any(normalize_answer(p) == normalize_answer(r) for r in rs))
+        for p, rs in zip(preds, refs, strict=True)
+    ]
+
+
+def token_f1_scores(
+    predictions: Sequence[str], references: Sequence[Sequence[str] | str]
+) -> list[float]:
+    """Per-example token F1 (0-1), the best over the references (chapter 6)."""
+    preds, refs = _check_pairs(predictions, references)
+    return [max(_f1_one(p, r) for r in rs) for p, rs in zip(preds, refs, strict=True)]
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[Sequence[str] | str]) -> float:
+    """Percent of predictions equal to some reference after SQuAD normalisation, 0-100 (ch. 6)."""
+    scores = exact_match_scores(predictions, references)
+    return 100.0 * sum(scores) / len(scores)
+
+
+def token_f1(predictions: Sequence[str], references: Sequence[Sequence[str] | str]) -> float:
+    """Mean over examples of the best bag-of-tokens F1 against the references, 0-100 (ch. 6).
+
+    Per pair, with the normalised token multisets: ``P = |common| / |pred|``,
+    ``R = |common| / |ref|``, ``F1 = 2PR / (P + R)`` (0 when nothing is common).
+    """
+    scores = token_f1_scores(predictions, references)
+    return 100.0 * sum(scores) / len(scores)
+
+
+# --- agreement between annotators -----------------------------------------------------------
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any], weights: str | None = None) -> float:
+    """Cohen's kappa ``(p_o - p_e) / (1 - p_e)`` for two annotators' labels (chapter 6).
+
+    ``p_o`` is the observed agreement and ``p_e`` the agreement expected if each annotator drew
+    labels independently from their own label frequencies. With ``weights="linear"`` or
+    ``"quadratic"``, a disagreement between ordered labels i and j counts ``|i-j|`` or
+    ``(i-j)^2`` (by position in the sorted label set): ``kappa = 1 - sum w*O / sum w*E``. Equal to
+    ``sklearn.metrics.cohen_kappa_score``; NaN when it is undefined (chance agreement is 1).
+    """
+    for name, labels in (("a", a), ("b", b)):
+        if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray):
+            raise ValueError(f"{name} must be a list of labels, got {type(labels).__name__}")
+        if len(labels) == 0:
+            raise ValueError(f"{name} is empty; expected one label per rated item")
+    if len(a) != len(b):
+        raise ValueError(f"the annotators rated {len(a)} and {len(b)} items; expected the same")
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(f"weights must be one of {KAPPA_WEIGHTS}, got {weights!r}")
+    labels = sorted(set(a) | set(b))
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+    observed = np.zeros((k, k))
+    for x, y in zip(a, b, strict=True):
+        observed[index[x], index[y]] += 1
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    distance = np.abs(np.subtract.outer(np.arange(k), np.arange(k))).astype(float)
+    if weights is None:
+        w = (distance > 0).astype(float)
+    else:
+        w = distance if weights == "linear" else distance**2
+    chance_disagreement = float((w * expected).sum())
+    if chance_disagreement == 0:
+        return float("nan")
+    return 1.0 - float((w * observed).sum()) / chance_disagreement
+
+
+# --- bootstrap confidence intervals ---------------------------------------------------------
+
+
+class ConfidenceInterval(NamedTuple):
+    """The lower and upper ends of a confidence interval."""
+
+    low: float
+    high: float
+
+
+def bootstrap_ci(
+    metric: Callable[[Sequence[Any], Sequence[Any]], float | dict[str, float]],
+    predictions: Sequence[Any],
+    references: Sequence[Any],
+    n: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> ConfidenceInterval | dict[str, ConfidenceInterval]:
+    """Percentile bootstrap interval of ``metric(predictions, references)`` (chapter 6).
+
+    Draw ``n`` resamples of the example indices with replacement, recompute the metric on each
+    (a corpus metric such as BLEU is recomputed on the whole resampled corpus), and return the
+    ``(1 - confidence)/2`` and ``(1 + confidence)/2`` quantiles. A metric returning a dict (like
+    :func:`rouge`) gets one interval per key. ``cohen_kappa`` works too: pass the two annotators'
+    labels as ``predictions`` and ``references``.
+    """
+    if not callable(metric):
+        raise ValueError(f"metric must be callable, got {type(metric).__name__}")
+    for name, seq in (("predictions", predictions), ("references", references)):
+        if isinstance(seq, str) or not isinstance(seq, Sequence | np.ndarray):
+            raise ValueError(f"{name} must be a list, got {type(seq).__name__}")
+    if len(predictions) == 0:
+        raise ValueError("predictions is empty; expected at least one example")
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"got {len(predictions)} predictions but {len(references)} references; expected equal"
+        )
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"n (the number of resamples) must be an integer >= 2, got {n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    rng = np.random.default_rng(seed)
+    m = len(predictions)
+    samples: list[float | dict[str, float]] = []
+    for idx in rng.integers(0, m, size=(n, m)):
+        samples.append(metric([predictions[i] for i in idx], [references[i] for i in idx]))
+    quantiles = [(1 - confidence) / 2, (1 + confidence) / 2]
+
+    def interval(values: list[float], key: str) -> ConfidenceInterval:
+        array = np.asarray(values, dtype=float)
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"the metric{key} was undefined (NaN or inf) on some resamples")
+        low, high = np.quantile(array, quantiles)
+        return ConfidenceInterval(float(low), float(high))
+
+    if isinstance(samples[0], dict):
+        return {k: interval([s[k] for s in samples], f"[{k!r}]") for k in samples[0]}
+    return interval(samples, "")

@@ -1,0 +1,437 @@
+"""Specification of companion.metrics (chapter 6): each metric equals the reference the field uses.
+
+References: sacrebleu.corpus_bleu (BLEU), rouge_score.RougeScorer (ROUGE), the official SQuAD v1.1
+evaluation script (copied below, marked), sklearn.metrics.cohen_kappa_score (kappa), the causal-LM
+loss of transformers (perplexity), plus hand-computed cases.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import string
+import warnings
+from collections import Counter
+
+import numpy as np
+import pytest
+import sacrebleu
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rouge_score.rouge_scorer import RougeScorer
+from sklearn.metrics import cohen_kappa_score
+
+from companion.metrics import (
+    ConfidenceInterval,
+    bleu,
+    bleu_statistics,
+    bootstrap_ci,
+    cohen_kappa,
+    exact_match,
+    normalize_answer,
+    perplexity,
+    rouge,
+    token_f1,
+)
+
+# --- REFERENCE: the official SQuAD v1.1 evaluation script (evaluate-v1.1.py), its metric part ---
+# Copied as published by Rajpurkar et al. (2016); only the helper layout differs. Do not "fix" it:
+# it is the definition the companion must reproduce.
+
+
+def squad_normalize_answer(s):
+    """Lower text and remove punctuation, articles and extra whitespace."""
+
+    def remove_articles(text):
+        return re.sub(r"\b(a|an|the)\b", " ", text)
+
+    def white_space_fix(text):
+        return " ".join(text.split())
+
+    def remove_punc(text):
+        exclude = set(string.punctuation)
+        return "".join(ch for ch in text if ch not in exclude)
+
+    def lower(text):
+        return text.lower()
+
+    return white_space_fix(remove_articles(remove_punc(lower(s))))
+
+
+def squad_f1_score(prediction, ground_truth):
+    prediction_tokens = squad_normalize_answer(prediction).split()
+    ground_truth_tokens = squad_normalize_answer(ground_truth).split()
+    common = Counter(prediction_tokens) & Counter(ground_truth_tokens)
+    num_same = sum(common.values())
+    if num_same == 0:
+        return 0
+    precision = 1.0 * num_same / len(prediction_tokens)
+    recall = 1.0 * num_same / len(ground_truth_tokens)
+    f1 = (2 * precision * recall) / (precision + recall)
+    return f1
+
+
+def squad_exact_match_score(prediction, ground_truth):
+    return squad_normalize_answer(prediction) == squad_normalize_answer(ground_truth)
+
+
+def squad_metric_max_over_ground_truths(metric_fn, prediction, ground_truths):
+    scores_for_ground_truths = []
+    for ground_truth in ground_truths:
+        score = metric_fn(prediction, ground_truth)
+        scores_for_ground_truths.append(score)
+    return max(scores_for_ground_truths)
+
+
+def squad_evaluate(predictions, ground_truths_list):
+    f1 = exact_match = total = 0
+    for prediction, ground_truths in zip(predictions, ground_truths_list, strict=True):
+        total += 1
+        exact_match += squad_metric_max_over_ground_truths(
+            squad_exact_match_score, prediction, ground_truths
+        )
+        f1 += squad_metric_max_over_ground_truths(squad_f1_score, prediction, ground_truths)
+    return {"exact_match": 100.0 * exact_match / total, "f1": 100.0 * f1 / total}
+
+
+# --- END OF REFERENCE ---------------------------------------------------------------------------
+
+WORDS = [
+    "the", "a", "an", "cat", "dog", "sat", "on", "mat", "The", "Cat", "ran", "quickly", "big",
+    "red", "Paris", "is", "capital", "of", "France", "2024", "3.14", "don't", "U.S.", "e-mail",
+    "running", "runs", "ran", ".", ",", "!", "?", "(", ")", '"', "-", "&amp;", "$5",
+]
+sentence = st.lists(st.sampled_from(WORDS), min_size=0, max_size=14).map(" ".join)
+nonempty_sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=14).map(" ".join)
+
+
+@st.composite
+def corpus(draw, max_refs=3):
+    """Predictions with a variable number (1..max_refs) of references each."""
+    size = draw(st.integers(1, 6))
+    preds = draw(st.lists(sentence, min_size=size, max_size=size))
+    refs = [draw(st.lists(nonempty_sentence, min_size=1, max_size=max_refs)) for _ in preds]
+    return preds, refs
+
+
+def sacrebleu_score(preds, refs):
+    """sacrebleu wants one stream per reference position; None pads a missing reference."""
+    width = max(len(r) for r in refs)
+    streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
+    return sacrebleu.corpus_bleu(preds, streams).score
+
+
+# --- BLEU -------------------------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(corpus())
+def test_bleu_matches_sacrebleu_on_random_corpora_with_several_references(data):
+    preds, refs = data
+    assert bleu(preds, refs) == pytest.approx(sacrebleu_score(preds, refs), abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(nonempty_sentence, min_size=1, max_size=5))
+def test_bleu_of_a_corpus_against_itself_is_100_when_every_sentence_has_4_tokens(sentences):
+    long_enough = [s + " w1 w2 w3 w4" for s in sentences]
+    assert bleu(long_enough, [[s] for s in long_enough]) == pytest.approx(100.0)
+
+
+def test_bleu_hand_computed_two_sentence_corpus():
+    # p1..p4 pooled over both sentences, counted by hand:
+    # s1 "the cat sat on the mat" vs "the cat sat on a mat": 5/6, 3/5, 2/4, 1/3
+    # s2 "it is raining" vs "it is raining today": 3/3, 2/2, 1/1, 0/0
+    preds = ["the cat sat on the mat", "it is raining"]
+    refs = [["the cat sat on a mat"], ["it is raining today"]]
+    p = [8 / 9, 5 / 7, 3 / 5, 1 / 3]
+    brevity = math.exp(1 - 10 / 9)  # c = 9 hypothesis tokens, r = 10 reference tokens
+    expected = 100 * brevity * math.exp(sum(math.log(x) for x in p) / 4)
+    assert bleu(preds, refs) == pytest.approx(expected, abs=1e-9)
+
+
+def test_bleu_smooths_orders_without_matches_by_halving():
+    # unigrams 5/5 match; no 2-, 3- or 4-gram matches: 1/(2*4), 1/(4*3), 1/(8*2)
+    preds, refs = ["mat the on sat cat"], [["the cat sat on the mat"]]
+    expected = 100 * math.exp(1 - 6 / 5) * (1 * 1 / 8 * 1 / 12 * 1 / 16) ** 0.25
+    assert bleu(preds, refs) == pytest.approx(expected, abs=1e-9)
+
+
+def test_bleu_is_zero_without_unigram_matches_or_without_4grams():
+    assert bleu(["completely different words"], [["the cat sat on the mat"]]) == 0.0
+    assert bleu(["the cat"], [["the cat"]]) == 0.0  # no 4-gram in the whole corpus
+
+
+def test_bleu_clips_each_ngram_to_its_most_generous_reference():
+    stats = bleu_statistics(["the the the"], [["the cat", "the the dog"]])
+    assert stats["matches"][:2] == [2, 1]  # "the" at most twice, "the the" at most once
+    assert stats["totals"][:3] == [3, 2, 1]
+    assert stats["ref_len"] == 3  # closest reference length to 3 tokens
+
+
+def test_bleu_ties_in_reference_length_pick_the_shorter():
+    stats = bleu_statistics(["a b c"], [["a b", "a b c d"]])
+    assert stats["ref_len"] == 2
+
+
+# --- ROUGE ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(corpus(), st.booleans())
+def test_rouge_matches_rouge_score_with_best_reference(data, use_stemmer):
+    preds, refs = data
+    scorer = RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=use_stemmer)
+    per_example = [scorer.score_multi(r, p) for p, r in zip(preds, refs, strict=True)]
+    ours = rouge(preds, refs, use_stemmer=use_stemmer)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        expected = float(np.mean([s[key].fmeasure for s in per_example]))
+        assert ours[key] == pytest.approx(expected, abs=1e-6)
+
+
+def test_rouge_hand_computed():
+    # overlap: the x2, cat, on, mat = 5 of 6 both ways; bigrams 3 of 5; LCS "the cat on the mat"
+    scores = rouge(["The cat sat on the mat."], [["the cat is on the mat"]])
+    assert scores == pytest.approx({"rouge1": 5 / 6, "rouge2": 3 / 5, "rougeL": 5 / 6})
+
+
+def test_rouge_l_rewards_order_but_rouge_1_does_not():
+    scores = rouge(["mat the on sat cat the"], [["the cat sat on the mat"]])
+    assert scores["rouge1"] == pytest.approx(1.0)
+    assert scores["rougeL"] == pytest.approx(0.5)  # longest in-order run: "the cat the", 3 of 6
+
+
+# --- SQuAD exact match and token F1 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ("The Eiffel Tower", "eiffel tower"),
+        ("  an   apple, a day!", "apple day"),
+        ("Theory of the Atom", "theory of atom"),  # articles only as whole words
+        ("U.S.A.", "usa"),
+        ("the-end", "theend"),  # punctuation goes first, so no article is left to remove
+        ("don't", "dont"),
+        ("A", ""),
+        ("«Paris»", "«paris»"),  # only ASCII punctuation is removed
+        ("1,000 km", "1000 km"),
+    ],
+)
+def test_normalize_answer_follows_squad(text, normalised):
+    assert normalize_answer(text) == normalised == squad_normalize_answer(text)
+
+
+answer = st.lists(st.sampled_from(WORDS), min_size=0, max_size=6).map(" ".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(answer, st.lists(answer, min_size=1, max_size=3)), min_size=1,
+                max_size=8))
+def test_exact_match_and_f1_equal_the_official_squad_script(pairs):
+    preds = [p for p, _ in pairs]
+    refs = [r for _, r in pairs]
+    official = squad_evaluate(preds, refs)
+    assert exact_match(preds, refs) == pytest.approx(official["exact_match"], abs=1e-9)
+    assert token_f1(preds, refs) == pytest.approx(official["f1"], abs=1e-9)
+
+
+def test_token_f1_hand_computed():
+    # "big cat" shares 1 token with "big red dog": P = 1/2, R = 1/3, F1 = 2PR/(P+R) = 0.4
+    assert token_f1(["the big cat"], [["a big red dog"]]) == pytest.approx(40.0)
+    assert exact_match(["The Big Cat!"], [["big cat", "dog"]]) == 100.0
+
+
+# --- Cohen's kappa ----------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=40),
+    st.sampled_from([None, "linear", "quadratic"]),
+)
+def test_cohen_kappa_matches_scikit_learn(pairs, weights):
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns when kappa is undefined (a single label)
+        expected = cohen_kappa_score(a, b, weights=weights)
+    ours = cohen_kappa(a, b, weights=weights)
+    if math.isnan(expected):
+        assert math.isnan(ours)
+    else:
+        assert ours == pytest.approx(expected, abs=1e-9)
+
+
+def test_cohen_kappa_hand_computed():
+    # p_o = 3/4; marginals a = (1/2, 1/2), b = (1/4, 3/4): p_e = 1/8 + 3/8 = 1/2; kappa = 1/2
+    assert cohen_kappa([1, 1, 2, 2], [1, 2, 2, 2]) == pytest.approx(0.5)
+    assert cohen_kappa(["good", "bad", "good"], ["good", "bad", "good"]) == pytest.approx(1.0)
+
+
+# --- bootstrap --------------------------------------------------------------------------------
+
+
+def _accuracy(preds, refs):
+    return 100.0 * float(np.mean(np.asarray(preds) == np.asarray(refs)))
+
+
+def test_bootstrap_interval_of_a_proportion_matches_the_normal_approximation():
+    rng = np.random.default_rng(1)
+    m, p = 200, 0.3
+    preds = list((rng.random(m) < p).astype(int))
+    refs = [1] * m
+    low, high = bootstrap_ci(_accuracy, preds, refs, n=2000, seed=0)
+    acc = _accuracy(preds, refs) / 100
+    clt_width = 2 * 1.96 * math.sqrt(acc * (1 - acc) / m) * 100
+    assert high - low == pytest.approx(clt_width, rel=0.15)
+    assert low < 100 * acc < high
+
+
+def test_bootstrap_is_reproducible_and_handles_dict_metrics_and_kappa():
+    preds = ["the cat sat", "a dog ran", "paris", "red"]
+    refs = [["the cat sat down"], ["the dog ran"], ["Paris"], ["blue"]]
+    first = bootstrap_ci(exact_match, preds, refs, n=100, seed=3)
+    assert isinstance(first, ConfidenceInterval)
+    assert first == bootstrap_ci(exact_match, preds, refs, n=100, seed=3)
+    assert 0 <= first.low <= first.high <= 100
+    intervals = bootstrap_ci(rouge, preds, refs, n=50, seed=0)
+    assert set(intervals) == {"rouge1", "rouge2", "rougeL"}
+    low, high = bootstrap_ci(cohen_kappa, [1, 2, 3, 4, 5] * 4, [1, 2, 3, 5, 4] * 4, n=100)
+    assert low <= cohen_kappa([1, 2, 3, 4, 5] * 4, [1, 2, 3, 5, 4] * 4) <= high
+
+
+# --- perplexity -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    """A random 2-layer Llama with SmolLM2's tokenizer and a 48-token context."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from companion.models import prepare_smollm2
+
+    tokenizer = AutoTokenizer.from_pretrained(prepare_smollm2())
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=48,
+    )
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def _ids(tokenizer, text):
+    return tokenizer(text, return_tensors="pt")["input_ids"]
+
+
+def _direct(model, ids):
+    with torch.no_grad():
+        return model(input_ids=ids, labels=ids).loss.item()
+
+
+TEXT = "Evaluation asks how well a model predicts text it has not seen. " * 8  # > 48 tokens
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), min_size=2, max_size=30).map(" ".join),
+       st.integers(1, 48))
+def test_perplexity_of_a_text_that_fits_is_exp_of_the_lm_loss_for_any_stride(tiny_lm, text, stride):
+    model, tokenizer = tiny_lm
+    ids = _ids(tokenizer, text)
+    expected = math.exp(_direct(model, ids))
+    assert perplexity(model, tokenizer, [text], max_length=48, stride=stride) == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_strided_perplexity_with_stride_1_gives_every_token_the_full_window(tiny_lm):
+    model, tokenizer = tiny_lm
+    window = 16
+    ids = _ids(tokenizer, TEXT[:200])[0]
+    nll = 0.0
+    with torch.no_grad():
+        for t in range(1, len(ids)):  # token t predicted from up to window - 1 tokens before it
+            context = ids[max(0, t - window + 1) : t].unsqueeze(0)
+            logprobs = torch.log_softmax(model(input_ids=context).logits[0, -1], -1)
+            nll -= logprobs[ids[t]].item()
+    expected = math.exp(nll / (len(ids) - 1))
+    ours = perplexity(model, tokenizer, [TEXT[:200]], max_length=window, stride=1)
+    assert ours == pytest.approx(expected, rel=1e-5)
+
+
+def test_non_overlapping_windows_score_each_chunk_like_a_separate_text(tiny_lm):
+    model, tokenizer = tiny_lm
+    ids = _ids(tokenizer, TEXT)
+    chunks = [ids[:, i : i + 48] for i in range(0, ids.shape[1], 48)]
+    chunks = [c for c in chunks if c.shape[1] > 1]
+    total = sum(_direct(model, c) * (c.shape[1] - 1) for c in chunks)
+    expected = math.exp(total / sum(c.shape[1] - 1 for c in chunks))
+    assert perplexity(model, tokenizer, TEXT, stride=48) == pytest.approx(expected, rel=1e-5)
+
+
+def test_corpus_perplexity_weights_texts_by_their_scored_tokens(tiny_lm):
+    model, tokenizer = tiny_lm
+    texts = ["a short one", "a rather longer sentence about the red cat that sat on a mat"]
+    counts = [_ids(tokenizer, t).shape[1] - 1 for t in texts]
+    logs = [math.log(perplexity(model, tokenizer, [t])) for t in texts]
+    expected = math.exp(sum(n * x for n, x in zip(counts, logs, strict=True)) / sum(counts))
+    assert perplexity(model, tokenizer, texts) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_smollm2_perplexity_is_its_lm_loss_and_prefers_fluent_text(smollm2):
+    model, tokenizer = smollm2
+    text = "The capital of France is Paris, and the capital of Italy is Rome."
+    ids = _ids(tokenizer, text)
+    fluent = perplexity(model, tokenizer, text)
+    assert fluent == pytest.approx(math.exp(_direct(model, ids)), rel=1e-4)
+    words = text.split()
+    random.Random(0).shuffle(words)
+    assert perplexity(model, tokenizer, " ".join(words)) > 5 * fluent
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+PREDS, REFS = ["a b c d"], [["a b c d"]]
+
+
+@pytest.mark.parametrize("metric", [bleu, rouge, exact_match, token_f1])
+@pytest.mark.parametrize(
+    ("predictions", "references", "message"),
+    [
+        ([], [], "empty"),
+        (["a", "b"], [["a"]], "2 predictions but 1"),
+        ("a b c", [["a b c"]], "list of strings"),
+        ([3], [["3"]], r"predictions\[0\] must be a string"),
+        (PREDS, [[]], "empty"),
+        (PREDS, [[None]], r"references\[0\]\[0\] must be a string"),
+        (PREDS, None, "references must be a list"),
+    ],
+)
+def test_text_metrics_reject_bad_input_with_a_clear_message(metric, predictions, references,
+                                                            message):
+    with pytest.raises(ValueError, match=message):
+        metric(predictions, references)
+
+
+def test_kappa_bootstrap_and_perplexity_reject_bad_input(tiny_lm):
+    model, tokenizer = tiny_lm
+    with pytest.raises(ValueError, match="same"):
+        cohen_kappa([1, 2], [1])
+    with pytest.raises(ValueError, match="empty"):
+        cohen_kappa([], [])
+    with pytest.raises(ValueError, match="weights"):
+        cohen_kappa([1], [1], weights="cubic")
+    with pytest.raises(ValueError, match="n \\(the number of resamples\\)"):
+        bootstrap_ci(exact_match, PREDS, REFS, n=1)
+    with pytest.raises(ValueError, match="2 predictions but 1"):
+        bootstrap_ci(exact_match, PREDS * 2, REFS)
+    with pytest.raises(ValueError, match="empty"):
+        perplexity(model, tokenizer, [])
+    with pytest.raises(ValueError, match="stride"):
+        perplexity(model, tokenizer, ["a b c"], max_length=8, stride=9)
+    with pytest.raises(ValueError, match="max_length"):
+        perplexity(model, tokenizer, ["a b c"], max_length=1)
+    with pytest.raises(ValueError, match="no token to score"):
+        perplexity(model, tokenizer, ["", "a"])

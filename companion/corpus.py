@@ -134,3 +134,124 @@ def load_corpus(
         kept.append(document)
         total += len(document)
     return kept
+
+
+#: Categories of the synthetic support tickets, and template pieces for each, in both languages.
+TICKET_CATEGORIES: tuple[str, ...] = ("account", "billing", "shipping", "bug", "feature")
+
+_TICKET_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "account": {
+        "en": ("I cannot log in to my account since {day}.",
+               "Please reset my password, the reset email never arrives.",
+               "How do I change the email address on my account?",
+               "My account was locked after three wrong passwords."),
+        "zh": ("从{day}开始我就登录不了账户。",
+               "请帮我重置密码，重置邮件一直收不到。",
+               "怎样修改账户绑定的邮箱？",
+               "输错三次密码后我的账户被锁定了。"),
+    },
+    "billing": {
+        "en": ("I was charged twice for order {order}.",
+               "The invoice for order {order} shows the wrong address.",
+               "How much does the premium plan cost per month?",
+               "Please refund the {amount} dollars I paid by mistake."),
+        "zh": ("订单 {order} 被扣了两次款。",
+               "订单 {order} 的发票上地址写错了。",
+               "高级套餐每个月多少钱？",
+               "请退还我误付的 {amount} 元。"),
+    },
+    "shipping": {
+        "en": ("Order {order} has not arrived after {days} days.",
+               "The parcel for order {order} was delivered to the wrong address.",
+               "Can I change the delivery date of order {order}?",
+               "The box of order {order} arrived damaged."),
+        "zh": ("订单 {order} 已经 {days} 天了还没到。",
+               "订单 {order} 的包裹送错了地址。",
+               "订单 {order} 可以改送货日期吗？",
+               "订单 {order} 的箱子到的时候已经破了。"),
+    },
+    "bug": {
+        "en": ("The app crashes when I open the settings page.",
+               "Export to PDF fails with error code {code}.",
+               "The search box returns no results since the update on {day}.",
+               "Pictures do not load on the mobile website."),
+        "zh": ("打开设置页面时应用会崩溃。",
+               "导出 PDF 失败，错误代码 {code}。",
+               "{day}更新以后搜索框什么都搜不到。",
+               "手机网页上的图片加载不出来。"),
+    },
+    "feature": {
+        "en": ("Please add a dark mode to the app.",
+               "It would be great to export reports as CSV.",
+               "Could you support login with a security key?",
+               "I would like to share a list with my team."),
+        "zh": ("希望应用能加上深色模式。",
+               "如果能把报表导出成 CSV 就好了。",
+               "能不能支持用安全密钥登录？",
+               "我想把清单分享给我的团队。"),
+    },
+}
+_URGENT = {"en": " This is urgent, please help today.", "zh": "很急，请今天处理。"}
+_DAYS = {"en": ("Monday", "Tuesday", "Friday", "yesterday"), "zh": ("周一", "周二", "周五", "昨天")}
+
+
+def make_support_tickets(n: int = 400, seed: int = 0, zh_share: float = 0.25) -> list[dict]:
+    """``n`` synthetic customer-support tickets, the same for the same ``seed`` (chapter 2).
+
+    Each row: ``id`` (1..n), ``language`` ("en"/"zh", Chinese with probability ``zh_share``),
+    ``category`` (one of :data:`TICKET_CATEGORIES`), ``priority`` ("high" exactly when the text says
+    it is urgent, else "normal") and ``text``. Written from templates for this book.
+    """
+    import random
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not 0.0 <= zh_share <= 1.0:
+        raise ValueError(f"zh_share must be in [0, 1], got {zh_share!r}")
+    rng = random.Random(seed)
+    rows = []
+    for index in range(1, n + 1):
+        language = "zh" if rng.random() < zh_share else "en"
+        category = rng.choice(TICKET_CATEGORIES)
+        template = rng.choice(_TICKET_TEMPLATES[category][language])
+        text = template.format(
+            day=rng.choice(_DAYS[language]),
+            order=rng.randint(10_000, 99_999),
+            days=rng.randint(3, 21),
+            amount=rng.randint(5, 200),
+            code=f"E{rng.randint(100, 999)}",
+        )
+        urgent = rng.random() < 0.2
+        if urgent:
+            text += _URGENT[language]
+        rows.append({
+            "id": index,
+            "language": language,
+            "category": category,
+            "priority": "high" if urgent else "normal",
+            "text": text,
+        })
+    return rows
+
+
+def write_support_tickets(folder, n: int = 400, seed: int = 0) -> tuple[str, str]:
+    """Write :func:`make_support_tickets` as ``support_tickets.jsonl`` and ``.csv`` in ``folder``.
+
+    Returns the two file names. UTF-8, one JSON object per line; CSV with a header row.
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder must be an existing directory, got {str(folder)!r}")
+    rows = make_support_tickets(n, seed)
+    with open(folder / "support_tickets.jsonl", "w", encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(folder / "support_tickets.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return "support_tickets.jsonl", "support_tickets.csv"

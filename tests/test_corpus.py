@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.corpus import (
     PARALLEL_SENTENCES,
+    TICKET_CATEGORIES,
     load_corpus,
+    make_support_tickets,
     pydoc_paragraphs,
     sentences,
+    write_support_tickets,
 )
+
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def test_sentences_are_parallel_english_and_chinese():
@@ -74,3 +83,46 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, message):
 def test_unknown_language_raises():
     with pytest.raises(ValueError, match="language"):
         sentences("fr")
+
+
+def test_support_tickets_are_reproducible_and_well_formed():
+    rows = make_support_tickets(200, seed=3)
+    assert rows == make_support_tickets(200, seed=3)
+    assert rows != make_support_tickets(200, seed=4)
+    assert [r["id"] for r in rows] == list(range(1, 201))
+    assert {r["category"] for r in rows} == set(TICKET_CATEGORIES)
+    assert {r["language"] for r in rows} == {"en", "zh"}
+    for row in rows:
+        urgent = "urgent" in row["text"] or "很急" in row["text"]
+        assert row["priority"] == ("high" if urgent else "normal")
+        assert ("{" not in row["text"]) and row["text"].strip() == row["text"]
+
+
+def test_zh_share_bounds_the_language_mix():
+    assert {r["language"] for r in make_support_tickets(50, zh_share=0.0)} == {"en"}
+    assert {r["language"] for r in make_support_tickets(50, zh_share=1.0)} == {"zh"}
+
+
+def test_shipped_ticket_files_are_what_the_generator_writes(tmp_path):
+    write_support_tickets(tmp_path)
+    for name in ("support_tickets.jsonl", "support_tickets.csv"):
+        assert (DATA / name).read_bytes() == (tmp_path / name).read_bytes()
+    rows = make_support_tickets()
+    with open(DATA / "support_tickets.jsonl", encoding="utf-8") as handle:
+        assert [json.loads(line) for line in handle] == rows
+    with open(DATA / "support_tickets.csv", encoding="utf-8", newline="") as handle:
+        assert list(csv.DictReader(handle)) == [{k: str(v) for k, v in r.items()} for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n": 0}, "n must"), ({"n": True}, "n must"), ({"zh_share": 1.5}, "zh_share")],
+)
+def test_ticket_generator_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_support_tickets(**kwargs)
+
+
+def test_writer_needs_an_existing_folder(tmp_path):
+    with pytest.raises(ValueError, match="folder"):
+        write_support_tickets(tmp_path / "missing")

@@ -7,6 +7,8 @@
   any earlier position's output moves.
 - :func:`architecture_family` names the family (encoder-only, decoder-only, encoder-decoder) from
   that behaviour and from the presence of an encoder, not from the model's class name.
+- :func:`mean_pool` and :func:`sentence_similarity` show what an encoder-only model is for:
+  sentence vectors and their cosine similarity.
 """
 
 from __future__ import annotations
@@ -180,3 +182,29 @@ def architecture_family(model: nn.Module) -> str:
     if getattr(model.config, "is_encoder_decoder", False):
         return "encoder-decoder"
     return "decoder-only" if attention_is_causal(model) else "encoder-only"
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Sentence vectors as the mean of token vectors over real (unpadded) tokens (chapter 2):
+    ``sum_t m_t h_t / sum_t m_t`` for hidden ``(batch, seq, dim)`` and mask ``(batch, seq)``."""
+    if hidden.ndim != 3 or attention_mask.shape != hidden.shape[:2]:
+        raise ValueError(
+            f"expected hidden (batch, seq, dim) and mask (batch, seq), got {tuple(hidden.shape)} "
+            f"and {tuple(attention_mask.shape)}"
+        )
+    mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def sentence_similarity(model: nn.Module, tokenizer, sentences: list[str]) -> torch.Tensor:
+    """Cosine similarity matrix of mean-pooled encoder outputs, ``S_ij = cos(e_i, e_j)`` (ch. 2).
+
+    This is how sentence-transformers uses all-MiniLM-L6-v2: encode, mean-pool, normalise.
+    """
+    if isinstance(sentences, str) or not sentences:
+        raise ValueError("sentences must be a non-empty list of strings (not a single string)")
+    batch = tokenizer(list(sentences), padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    embeddings = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
+    return embeddings @ embeddings.T

@@ -24,8 +24,10 @@ from companion.anatomy import (
     CATEGORIES,
     architecture_family,
     attention_is_causal,
+    mean_pool,
     module_tree,
     parameter_budget,
+    sentence_similarity,
 )
 
 
@@ -197,3 +199,42 @@ def test_family_of_tiny_and_real_models(smollm2, minilm):
 def test_bad_input_raises_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_mean_pool_ignores_padding_by_hand():
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert torch.equal(mean_pool(hidden, mask), torch.tensor([[2.0, 3.0]]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(0, 2**16))
+def test_mean_pool_equals_the_mean_of_each_unpadded_prefix(batch, seq, seed):
+    generator = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(batch, seq, 3, generator=generator)
+    lengths = torch.randint(1, seq + 1, (batch,), generator=generator)
+    mask = (torch.arange(seq)[None, :] < lengths[:, None]).long()
+    pooled = mean_pool(hidden, mask)
+    for row in range(batch):
+        torch.testing.assert_close(pooled[row], hidden[row, : lengths[row]].mean(0))
+
+
+def test_minilm_similarity_matches_sklearn_cosine_and_ranks_paraphrases(minilm):
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    model, tokenizer = minilm
+    texts = ["How do I reset my password?", "I forgot my password.", "The cat sat on the mat."]
+    similarity = sentence_similarity(model, tokenizer, texts)
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        pooled = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+    reference = cosine_similarity(pooled.numpy())
+    torch.testing.assert_close(similarity, torch.from_numpy(reference).float(), atol=1e-5, rtol=0)
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+
+
+def test_pooling_and_similarity_reject_bad_shapes(minilm):
+    with pytest.raises(ValueError, match="mask"):
+        mean_pool(torch.zeros(2, 3, 4), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="sentences"):
+        sentence_similarity(*minilm, "one string")

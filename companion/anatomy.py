@@ -208,3 +208,31 @@ def sentence_similarity(model: nn.Module, tokenizer, sentences: list[str]) -> to
         hidden = model(**batch).last_hidden_state
     embeddings = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
     return embeddings @ embeddings.T
+
+
+def plot_budgets(budgets: dict[str, ParameterBudget], ax=None):
+    """Horizontal stacked bars: each model's share of parameters per category, in % (chapter 2).
+
+    Returns the matplotlib ``Axes``; bar labels carry each model's total in millions.
+    """
+    import matplotlib.pyplot as plt
+
+    if not budgets:
+        raise ValueError("budgets must map at least one model name to a ParameterBudget")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.8 + 0.7 * len(budgets)))
+    names = list(budgets)
+    left = [0.0] * len(names)
+    for category in CATEGORIES:
+        shares = [100 * budgets[name].fractions()[category] for name in names]
+        if not any(shares):
+            continue
+        ax.barh(names, shares, left=left, label=category.replace("_", " "))
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels([f"{name}\n{budgets[name].total / 1e6:.1f} M" for name in names])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of parameters (%)")
+    ax.legend(ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
+    return ax

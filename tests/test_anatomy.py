@@ -27,6 +27,7 @@ from companion.anatomy import (
     mean_pool,
     module_tree,
     parameter_budget,
+    plot_budgets,
     sentence_similarity,
 )
 
@@ -238,3 +239,19 @@ def test_pooling_and_similarity_reject_bad_shapes(minilm):
         mean_pool(torch.zeros(2, 3, 4), torch.ones(2, 4))
     with pytest.raises(ValueError, match="sentences"):
         sentence_similarity(*minilm, "one string")
+
+
+def test_plot_budgets_draws_one_bar_per_model_and_nonzero_category():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    budgets = {"llama": parameter_budget(tiny_llama()), "bart": parameter_budget(tiny_bart())}
+    ax = plot_budgets(budgets)
+    nonzero = [c for c in CATEGORIES if any(b.as_dict()[c] for b in budgets.values())]
+    assert len(ax.patches) == len(budgets) * len(nonzero)
+    widths = {}
+    for patch in ax.patches:
+        widths.setdefault(round(patch.get_y(), 3), []).append(patch.get_width())
+    assert all(sum(w) == pytest.approx(100) for w in widths.values())
+    with pytest.raises(ValueError, match="budgets"):
+        plot_budgets({})

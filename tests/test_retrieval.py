@@ -1,0 +1,142 @@
+"""Dense retrieval over the shipped knowledge base with all-MiniLM-L6-v2 (chapter 7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from companion.agent.retrieval import (
+    Passage,
+    RetrievalIndex,
+    embed,
+    load_knowledge_base,
+)
+from companion.agent.tools import search_tool
+
+
+@pytest.fixture(scope="module")
+def index(minilm):
+    model, tokenizer = minilm
+    return RetrievalIndex(load_knowledge_base(), model, tokenizer)
+
+
+# ---------------------------------------------------------------------------------------------
+# The knowledge base itself
+
+
+def test_knowledge_base_has_titled_sourced_passages_with_checkable_facts():
+    passages = load_knowledge_base()
+    assert 40 <= len(passages) <= 80
+    assert len({p.id for p in passages}) == len(passages)
+    for p in passages:
+        assert p.title and p.source and 80 <= len(p.text) <= 400, p.id
+        for relation, answer in p.facts.items():
+            assert relation in {"year", "organisation", "author", "parameters"}, p.id
+            assert answer in p.text, (p.id, relation)  # answers are extractable from the passage
+        if p.facts:
+            assert p.subject, f"{p.id} has facts but no subject to ask about"
+
+
+def test_exactly_one_planted_adversarial_passage():
+    planted = [p for p in load_knowledge_base() if p.adversarial]
+    assert len(planted) == 1
+    assert "Ignore your instructions" in planted[0].text
+    assert "convert_units" in planted[0].text
+    assert not planted[0].facts  # never the gold passage of a question
+
+
+def test_loading_rejects_a_fact_missing_from_its_passage(tmp_path):
+    record = {"id": "x", "title": "X", "text": "X was made in 1999.", "source": "s",
+              "facts": {"year": "2001"}}
+    path = tmp_path / "kb.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 1 \(x\): facts \{'year': '2001'\}"):
+        load_knowledge_base(path)
+    path.write_text(json.dumps({"id": "y", "title": "", "text": "t", "source": "s"}) + "\n")
+    with pytest.raises(ValueError, match=r"missing or empty fields \['title'\]"):
+        load_knowledge_base(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Embeddings: mean pooling by hand
+
+
+@pytest.mark.slow
+def test_embedding_equals_hand_computed_mean_pooling(minilm):
+    model, tokenizer = minilm
+    texts = ["LoRA adds a low-rank update.", "Who proposed the Turing test in 1950, and where?"]
+    batched = embed(texts, model, tokenizer)  # padded together: the mask must hide the padding
+    assert batched.shape == (2, 384)
+    for row, text in zip(batched, texts, strict=True):
+        ids = tokenizer(text, return_tensors="pt")  # alone: no padding at all
+        with torch.no_grad():
+            hidden = model(**ids).last_hidden_state[0]  # (tokens, 384)
+        mean = hidden.sum(dim=0) / hidden.shape[0]
+        expected = mean / mean.norm()
+        torch.testing.assert_close(row, expected, atol=1e-5, rtol=1e-4)
+        assert row.norm().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_embed_rejects_a_bare_string(minilm):
+    model, tokenizer = minilm
+    with pytest.raises(ValueError, match="non-empty list of strings"):
+        embed("one text", model, tokenizer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("who wrote attention is all you need", "transformer"),
+        ("the paper that adapts big models with low-rank matrices", "lora"),
+        ("fine-tuning a 4-bit quantised model on one GPU", "qlora"),
+        ("the chatbot that imitated a psychotherapist", "eliza"),
+        ("how big is the smallest SmolLM2 model", "smollm2"),
+        ("measure agreement between two annotators beyond chance", "cohen-kappa"),
+        ("resampling with replacement to get confidence intervals", "bootstrap"),
+        ("interleaving reasoning and acting with tools", "react"),
+        ("merging frequent character pairs into subwords", "bpe"),
+        ("the company named after an emoji", "hugging-face"),
+    ],
+)
+def test_search_finds_the_passage_for_paraphrased_queries(index, query, expected):
+    hits = index.search(query, k=3)
+    assert hits[0].passage.id == expected, [h.passage.id for h in hits]
+    assert hits[0].score >= hits[1].score >= hits[2].score
+
+
+@pytest.mark.slow
+def test_scores_are_cosine_similarities(index):
+    scores = index.scores("rotary position embedding")
+    query = embed(["rotary position embedding"], index.model, index.tokenizer)[0]
+    reference = torch.nn.functional.cosine_similarity(index.embeddings, query[None, :], dim=-1)
+    torch.testing.assert_close(scores, reference, atol=1e-5, rtol=1e-5)
+    assert scores.min() >= -1 and scores.max() <= 1
+
+
+def test_ties_keep_passage_order_and_k_is_checked(minilm):
+    model, tokenizer = minilm
+    twin = {"title": "Same", "text": "An identical passage about tokenisers.", "source": "s"}
+    passages = [Passage(id=f"p{i}", **twin) for i in range(4)]
+    index = RetrievalIndex(passages, model, tokenizer)
+    assert [h.passage.id for h in index.search("tokenisers", k=3)] == ["p0", "p1", "p2"]
+    with pytest.raises(ValueError, match="k must be a positive"):
+        index.search("tokenisers", k=0)
+    with pytest.raises(ValueError, match="non-empty query"):
+        index.search("  ")
+
+
+@pytest.mark.slow
+def test_search_tool_returns_passages_with_titles_and_sources(index):
+    observation = search_tool(index)({"query": "Who introduced LoRA?"})
+    lines = observation.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("[1] LoRA (Low-Rank Adaptation): LoRA was introduced in 2021")
+    assert lines[0].endswith("(source: Hu et al., LoRA: Low-Rank Adaptation of Large Language "
+                             "Models, ICLR 2022)")

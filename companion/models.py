@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,20 @@ def prepare_smollm2(force: bool = False) -> Path:
     return target
 
 
+@contextmanager
+def _quiet_loading():
+    """Hide transformers' per-tensor loading bar: loading from the cache takes about a second."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_smollm2(dtype: torch.dtype = torch.float32):
     """Load SmolLM2-135M-Instruct as ``(model, tokenizer)``, offline, in eval mode.
 
@@ -151,8 +166,9 @@ def load_smollm2(dtype: torch.dtype = torch.float32):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = prepare_smollm2()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     model.eval()
     return model, tokenizer
 
@@ -162,8 +178,9 @@ def load_minilm():
     from transformers import AutoModel, AutoTokenizer
 
     folder = minilm_path()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder)
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder)
     model.eval()
     return model, tokenizer
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 
 from companion import config
 
@@ -61,6 +62,8 @@ def load_ipython_extension(ipython) -> None:
 
     ipython.register_magic_function(gpu, magic_kind="cell", magic_name="gpu")
     ipython.register_magic_function(online, magic_kind="cell", magic_name="online")
+    # tqdm warns that ipywidgets is missing and falls back to text bars, which is what we want.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     seed_everything(0)
 
 

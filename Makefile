@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test setup models lint unit nbval bench clean
+.PHONY: book test setup models lint unit nbval bench lab clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: setup lint unit nbval
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The "Launch in local JupyterLab" button on each chapter page opens this server.
+lab: setup
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.port=8888 --ServerApp.root_dir=$(CURDIR)
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -1,0 +1,245 @@
+"""The tool-use data set (chapters 5, 7): seeded, split-disjoint, tool-checked traces."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from companion.agent.retrieval import RetrievalIndex, load_knowledge_base
+from companion.agent.tasks import (
+    DATA_DIR,
+    SPLITS,
+    Draw,
+    families,
+    generate_splits,
+    load_split,
+    number_split,
+    split_of,
+    summarize,
+    write_splits,
+)
+from companion.agent.tools import default_tools, find_unit, format_number
+from companion.toolcall import FINAL_ANSWER, TOOL_ROLE, parse_call, system_prompt
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """MiniLM on one thread: fast on a busy 2-core machine, and the way the files were made."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def index(minilm, one_thread):
+    model, tokenizer = minilm
+    return RetrievalIndex(load_knowledge_base(), model, tokenizer)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return {split: load_split(split) for split in SPLITS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(index, tmp_path):
+    sizes = {"n_train": 40, "n_validation": 12, "n_test": 12, "index": index}
+    first = write_splits(generate_splits(seed=7, **sizes), tmp_path / "a")
+    second = write_splits(generate_splits(seed=7, **sizes), tmp_path / "b")
+    other = write_splits(generate_splits(seed=8, **sizes), tmp_path / "c")
+    for a, b, c in zip(first, second, other, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        assert a.read_bytes() != c.read_bytes()
+
+
+@pytest.mark.slow
+def test_shipped_files_are_exactly_what_the_generator_writes(index, tmp_path):
+    paths = write_splits(generate_splits(seed=0, index=index), tmp_path)
+    for path in paths:
+        assert path.read_bytes() == (DATA_DIR / path.name).read_bytes(), path.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes and mix
+
+
+def test_shipped_sizes_and_tool_mix(shipped):
+    assert [len(shipped[s]) for s in SPLITS] == [3000, 200, 200]
+    total_bytes = sum((DATA_DIR / f"{s}.jsonl").stat().st_size for s in SPLITS)
+    assert total_bytes < 8e6
+    summary = summarize(shipped)
+    for split in SPLITS:
+        share = summary[split]["tool_share"]
+        assert set(share) >= {"calculator", "convert_units", "search", "search+calculator"}
+        assert 0.5 <= share["calculator"] <= 0.7
+        assert sum(v for k, v in share.items() if "+" in k) >= 0.08  # two-tool tasks
+        assert summary[split]["families"] == len(families())  # every family in every split
+
+
+# ---------------------------------------------------------------------------------------------
+# Disjoint splits
+
+
+def test_splits_share_no_template(shipped):
+    templates = {s: {r["template"] for r in shipped[s]} for s in SPLITS}
+    assert not templates["train"] & templates["validation"]
+    assert not templates["train"] & templates["test"]
+    assert not templates["validation"] & templates["test"]
+
+
+def test_splits_share_no_entity(shipped):
+    entities = {s: {e for r in shipped[s] for e in r["entities"]} for s in SPLITS}
+    assert not entities["train"] & entities["test"]
+    assert not entities["train"] & entities["validation"]
+    assert not entities["validation"] & entities["test"]
+    kinds = Counter(e.split(":")[0] for e in entities["test"])
+    assert set(kinds) == {"num", "name", "item", "units", "passage"}
+
+
+def test_every_multi_digit_number_in_a_task_is_a_recorded_entity(shipped):
+    subjects = sorted((p.subject for p in load_knowledge_base() if p.subject), key=len,
+                      reverse=True)
+    for split in SPLITS:
+        for record in shipped[split]:
+            text = record["task"]
+            for subject in subjects:  # "GPT-2" or "SmolLM2-135M" are names, not numbers
+                text = text.replace(subject, "").replace(subject[:1].upper() + subject[1:], "")
+            for number in re.findall(r"-?\d+(?:\.\d+)?", text):
+                if number_split(number) is not None:
+                    assert f"num:{number}" in record["entities"], (record["id"], number)
+
+
+def test_entity_split_is_a_fixed_hash_with_the_stated_shares():
+    keys = [f"num:{i}" for i in range(20_000)]
+    shares = Counter(split_of(k) for k in keys)
+    assert shares["train"] / len(keys) == pytest.approx(0.70, abs=0.02)
+    assert shares["validation"] / len(keys) == pytest.approx(0.15, abs=0.02)
+    assert split_of("name:Maria") == split_of("name:Maria")
+    assert number_split("7") is None and number_split("-7") is None  # digits are shared
+    with pytest.raises(ValueError, match="expected a numeral"):
+        number_split("seven")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(SPLITS), st.integers(0, 10_000), st.integers(100, 5000))
+def test_draws_only_return_numbers_of_their_split(split, seed, hi):
+    draw = Draw(random.Random(seed), split)
+    values = [draw.int(2, hi), draw.dec(2, hi), draw.num(10, hi)]
+    for value in values:
+        assert number_split(value) in (None, split)
+    recorded = {f"num:{v}" for v in values if number_split(v) is not None}
+    assert set(draw.entities) == recorded  # single digits are shared, so never recorded
+    assert all(split_of(f"name:{n}") == split for n in draw.names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces: parse, validate, and reproduce
+
+
+def test_every_trace_parses_and_has_the_expected_shape(shipped):
+    system = system_prompt([t.spec() for t in default_tools()])
+    for split in SPLITS:
+        for record in shipped[split]:
+            messages = record["messages"]
+            assert messages[0] == {"role": "system", "content": system}
+            assert messages[1] == {"role": "user", "content": record["task"]}
+            calls = [parse_call(m["content"]) for m in messages if m["role"] == "assistant"]
+            roles = [m["role"] for m in messages[2:]]
+            assert roles == ["assistant", TOOL_ROLE] * len(record["calls"]) + ["assistant"]
+            assert [c.name for c in calls[:-1]] == [c["name"] for c in record["calls"]]
+            assert [c.arguments for c in calls[:-1]] == [c["arguments"] for c in record["calls"]]
+            assert calls[-1].name == FINAL_ANSWER
+            assert calls[-1].arguments == {"answer": record["answer"]}
+            assert record["tool"] == "+".join(dict.fromkeys(c.name for c in calls[:-1]))
+
+
+@pytest.mark.slow
+def test_every_gold_call_validates_and_reproduces_its_observation(shipped, index):
+    tools = {t.name: t for t in default_tools(index)}
+    cache: dict[str, str] = {}
+    for split in SPLITS:
+        for record in shipped[split]:
+            observations = [m["content"] for m in record["messages"] if m["role"] == TOOL_ROLE]
+            for call, observation in zip(record["calls"], observations, strict=True):
+                tool = tools[call["name"]]
+                tool.validate(call["arguments"])
+                key = repr(call)
+                if key not in cache:
+                    cache[key] = tool(call["arguments"])
+                assert cache[key] == observation, (record["id"], call)
+
+
+def test_final_answers_come_from_the_last_observation(shipped):
+    for split in SPLITS:
+        for record in shipped[split]:
+            last_call = record["calls"][-1]
+            last = [m["content"] for m in record["messages"] if m["role"] == TOOL_ROLE][-1]
+            if last_call["name"] == "calculator":
+                assert record["answer"] == last
+                assert format_number(float(last)) == last  # canonical spelling
+            elif last_call["name"] == "convert_units":
+                assert record["answer"] == last.split(" = ")[1]
+            else:
+                assert record["answer"] in last  # extracted from the retrieved passage
+
+
+def test_unit_arguments_are_canonical_names(shipped):
+    for record in shipped["train"]:
+        for call in record["calls"]:
+            if call["name"] == "convert_units":
+                for key in ("from_unit", "to_unit"):
+                    assert find_unit(call["arguments"][key]).name == call["arguments"][key]
+
+
+# ---------------------------------------------------------------------------------------------
+# The conventions the data teaches (hand-computed)
+
+
+def _expression(family_name: str, **slots) -> str:
+    family = next(f for f in families() if f.name == family_name)
+    calls = []
+    family.solve(slots, lambda name, args: calls.append(args) or "0")
+    return calls[0]["expression"]
+
+
+@pytest.mark.parametrize(
+    ("family", "slots", "expression"),
+    [
+        ("more_than", {"a": "40", "b": "3"}, "40 + 3"),
+        ("less_than", {"a": "40", "b": "3"}, "40 - 3"),
+        ("add_to", {"a": "40", "b": "3"}, "40 + 3"),
+        ("subtract_from", {"a": "40", "b": "3"}, "40 - 3"),
+        ("percent_of", {"p": "15", "a": "80"}, "15 / 100 * 80"),
+        ("percent_increase", {"p": "15", "a": "80"}, "80 * (1 + 15 / 100)"),
+        ("percent_decrease", {"p": "15", "a": "80"}, "80 * (1 - 15 / 100)"),
+        ("square", {"a": "12"}, "12 ** 2"),
+        ("cube", {"a": "12"}, "12 ** 3"),
+        ("dozen", {"n": "3"}, "3 * 12"),
+        ("twice", {"a": "41"}, "2 * 41"),
+        ("half", {"a": "41"}, "41 / 2"),
+        ("per_weeks", {"a": "5", "n": "3"}, "5 * 7 * 3"),
+        ("sum_times", {"a": "2", "b": "3", "c": "4"}, "(2 + 3) * 4"),
+        ("change", {"bill": "50", "n": "3", "p": "4.5"}, "50 - 3 * 4.5"),
+    ],
+)
+def test_near_twins_and_word_quantities_map_to_the_stated_expressions(family, slots, expression):
+    assert _expression(family, **slots) == expression
+
+
+def test_each_family_holds_out_one_phrasing_for_validation_and_one_for_test():
+    for family in families():
+        splits = [family.phrasing_split(i) for i in range(len(family.phrasings))]
+        assert splits.count("test") == 1 and splits.count("validation") == 1, family.name
+        assert splits.count("train") >= 4, family.name
+        assert len(set(family.phrasings)) == len(family.phrasings), family.name

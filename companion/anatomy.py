@@ -213,21 +213,24 @@ def sentence_similarity(model: nn.Module, tokenizer, sentences: list[str]) -> to
 def plot_budgets(budgets: dict[str, ParameterBudget], ax=None):
     """Horizontal stacked bars: each model's share of parameters per category, in % (chapter 2).
 
-    Returns the matplotlib ``Axes``; bar labels carry each model's total in millions.
+    Returns the matplotlib ``Axes``; tick labels carry each model's total in millions and
+    segments of at least 8% their share.
     """
     import matplotlib.pyplot as plt
 
     if not budgets:
         raise ValueError("budgets must map at least one model name to a ParameterBudget")
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.8 + 0.7 * len(budgets)))
+        _, ax = plt.subplots(figsize=(9, 1.6 + 0.8 * len(budgets)))
     names = list(budgets)
     left = [0.0] * len(names)
     for category in CATEGORIES:
         shares = [100 * budgets[name].fractions()[category] for name in names]
         if not any(shares):
             continue
-        ax.barh(names, shares, left=left, label=category.replace("_", " "))
+        color = plt.get_cmap("tab10")(CATEGORIES.index(category))  # same colour in every figure
+        bars = ax.barh(names, shares, left=left, label=category.replace("_", " "), color=color)
+        ax.bar_label(bars, [f"{v:.0f}%" if v >= 8 else "" for v in shares], label_type="center")
         left = [a + b for a, b in zip(left, shares, strict=True)]
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels([f"{name}\n{budgets[name].total / 1e6:.1f} M" for name in names])

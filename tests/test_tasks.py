@@ -243,3 +243,20 @@ def test_each_family_holds_out_one_phrasing_for_validation_and_one_for_test():
         assert splits.count("test") == 1 and splits.count("validation") == 1, family.name
         assert splits.count("train") >= 4, family.name
         assert len(set(family.phrasings)) == len(family.phrasings), family.name
+
+
+def test_products_keep_the_order_the_task_states():
+    family = next(f for f in families() if f.name == "repeat_then_convert")
+    slots = {"n": "12", "each": "2.5", "source": "mile", "target": "kilometer"}
+    expressions = {}
+    for phrasing in family.phrasings:
+        calls = []
+
+        def run(name, args, calls=calls):
+            calls.append(args)
+            return "30" if name == "calculator" else "30 mi = 48.28032 km"
+
+        assert family.solve({**slots, "phrasing": phrasing}, run) == "48.28032 km"
+        expressions[phrasing] = calls[0]["expression"]
+    assert expressions["{n} loads of {each} {from} each: what is the total in {to}?"] == "12 * 2.5"
+    assert expressions["Multiply {each} {from} by {n} and give the result in {to}."] == "2.5 * 12"

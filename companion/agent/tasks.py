@@ -214,7 +214,11 @@ Run = Callable[[str, dict[str, Any]], str]
 
 @dataclass(frozen=True)
 class Family:
-    """One meaning with several phrasings: ``sample`` draws slots, ``solve`` makes the calls."""
+    """One meaning with several phrasings: ``sample`` draws slots, ``solve`` makes the calls.
+
+    ``solve`` receives the slots plus ``"phrasing"`` (the template used) and a ``run(name,
+    arguments)`` function that executes a tool call and returns its observation.
+    """
 
     name: str
     phrasings: tuple[str, ...]
@@ -437,9 +441,9 @@ def _calculator_families() -> list[Family]:
             "Each of {a} boxes holds {b} {items}. How many {items} in all?",
             "{name} earns {a} dollars an hour and works {b} hours. How much does {name} earn?",
             "A ticket costs {a} dollars. How much do {b} tickets cost?",
-            "{name} packs {b} {items} into each of {a} bags. How many {items} are packed?",
-            "If one crate has {b} {items}, how many {items} do {a} crates have?",
-        ), _with_people(small), _calc("{a} * {b}")),
+            "{name} packs {a} {items} into each of {b} bags. How many {items} are packed?",
+            "If one crate has {a} {items}, how many {items} do {b} crates have?",
+        ), _with_people(_ab(2, 99, decimal=0.0)), _calc("{a} * {b}")),
         Family("share", (
             "{name} shares {a} {items} equally among {b} friends. How many does each get?",
             "Split {a} {items} evenly into {b} bags. How many {items} go in each bag?",
@@ -734,7 +738,10 @@ def _two_call_families(passages: list[Passage]) -> list[Family]:
                 "name": d.name()}
 
     def trip_solve(s: dict[str, Any], run: Run) -> str:
-        total = run("calculator", {"expression": f"{s['n']} * {s['each']}"})
+        # operands in the order the task states them: "n trips of d" -> n * d, "d, n times" -> d * n
+        n_first = s["phrasing"].index("{n}") < s["phrasing"].index("{each}")
+        first, second = ("n", "each") if n_first else ("each", "n")
+        total = run("calculator", {"expression": f"{s[first]} * {s[second]}"})
         value = float(total) if "." in total else int(total)
         observation = run("convert_units", {"value": value, "from_unit": s["source"],
                                             "to_unit": s["target"]})
@@ -807,7 +814,7 @@ def _sentence(text: str) -> str:
 def _make_record(
     family: Family, index: int, draw: Draw, tools: dict[str, Tool], system: str
 ) -> dict[str, Any]:
-    slots = family.sample(draw)
+    slots = {**family.sample(draw), "phrasing": family.phrasings[index]}
     task = _sentence(family.phrasings[index].format(**slots))
     turns: list[tuple[ToolCall, str]] = []
 

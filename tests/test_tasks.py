@@ -16,6 +16,7 @@ from companion.agent.tasks import (
     DATA_DIR,
     SPLITS,
     Draw,
+    equivalent_call,
     families,
     generate_splits,
     load_split,
@@ -260,3 +261,28 @@ def test_products_keep_the_order_the_task_states():
         expressions[phrasing] = calls[0]["expression"]
     assert expressions["{n} loads of {each} {from} each: what is the total in {to}?"] == "12 * 2.5"
     assert expressions["Multiply {each} {from} by {n} and give the result in {to}."] == "2.5 * 12"
+
+
+@pytest.mark.parametrize(
+    ("call", "right"),
+    [
+        ({"name": "calculator", "arguments": {"expression": "7 * 12"}}, True),  # same value
+        ({"name": "calculator", "arguments": {"expression": "12*7"}}, True),
+        ({"name": "calculator", "arguments": {"expression": "12 + 7"}}, False),
+        ({"name": "calculator", "arguments": {"expression": "12 * x"}}, False),  # tool refuses
+        ({"name": "calculator", "arguments": {"expr": "12 * 7"}}, False),  # schema refuses
+        ({"name": "convert_units", "arguments": {"value": 12, "from_unit": "a",
+                                                  "to_unit": "b"}}, False),  # wrong tool
+    ],
+)
+def test_a_call_is_right_when_it_yields_the_gold_observation(call, right):
+    gold = {"name": "calculator", "arguments": {"expression": "12 * 7"}}
+    assert equivalent_call(call, gold, default_tools()) is right
+
+
+def test_unit_spellings_count_as_the_same_conversion():
+    gold = {"name": "convert_units", "arguments": {"value": 5, "from_unit": "mile",
+                                                    "to_unit": "kilometer"}}
+    call = {"name": "convert_units", "arguments": {"value": 5.0, "from_unit": "miles",
+                                                    "to_unit": "km"}}
+    assert equivalent_call(call, gold, default_tools())

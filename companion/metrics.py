@@ -22,11 +22,13 @@ acceptable reference strings (a single string is accepted as a list of one).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,6 +37,8 @@ import torch
 BLEU_MAX_ORDER = 4
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rougeL")
 KAPPA_WEIGHTS: tuple[str | None, ...] = (None, "linear", "quadratic")
+HUMAN_EVAL_FILE = Path(__file__).resolve().parent.parent / "data" / "human_eval.jsonl"
+HUMAN_EVAL_FIELDS = ("id", "task", "output", "reference", "rating_a", "rating_b")
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -404,3 +408,29 @@ def bootstrap_ci(
     if isinstance(samples[0], dict):
         return {k: interval([s[k] for s in samples], f"[{k!r}]") for k in samples[0]}
     return interval(samples, "")
+
+
+# --- the shipped human-evaluation set -------------------------------------------------------
+
+
+def load_human_eval(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The rated outputs of ``data/human_eval.jsonl`` (chapter 6; see its data card).
+
+    Each record has the fields ``HUMAN_EVAL_FIELDS``; ``rating_a`` and ``rating_b`` are the two
+    annotators' integer ratings on the 1-5 rubric. A record that breaks this raises ``ValueError``.
+    """
+    path = HUMAN_EVAL_FILE if path is None else Path(path)
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        missing = [f for f in HUMAN_EVAL_FIELDS if f not in record]
+        if missing:
+            raise ValueError(f"{path.name} line {number}: missing fields {missing}")
+        for key in ("rating_a", "rating_b"):
+            rating = record[key]
+            if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+                raise ValueError(f"{path.name} line {number}: {key} = {rating!r}, expected 1-5")
+        records.append(record)
+    return records

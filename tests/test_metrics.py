@@ -30,6 +30,7 @@ from companion.metrics import (
     bootstrap_ci,
     cohen_kappa,
     exact_match,
+    load_human_eval,
     normalize_answer,
     perplexity,
     rouge,
@@ -435,3 +436,24 @@ def test_kappa_bootstrap_and_perplexity_reject_bad_input(tiny_lm):
         perplexity(model, tokenizer, ["a b c"], max_length=1)
     with pytest.raises(ValueError, match="no token to score"):
         perplexity(model, tokenizer, ["", "a"])
+
+
+# --- the shipped human-evaluation data ----------------------------------------------------------
+
+
+def test_shipped_human_eval_has_two_ratings_on_the_rubric_scale_per_item():
+    records = load_human_eval()
+    assert len(records) >= 30
+    assert len({r["id"] for r in records}) == len(records)
+    a, b = [r["rating_a"] for r in records], [r["rating_b"] for r in records]
+    assert set(a) | set(b) <= {1, 2, 3, 4, 5}
+    assert a != b, "the annotators disagree on some items"
+    assert -1 < cohen_kappa(a, b) < 1
+
+
+def test_load_human_eval_rejects_a_rating_off_the_scale(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "task": "t", "output": "o", "reference": "r", '
+                   '"rating_a": 6, "rating_b": 5}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="rating_a = 6"):
+        load_human_eval(bad)

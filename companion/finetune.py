@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
 
 from companion.toolcall import ToolCallParseError, parse_call
 
@@ -49,6 +49,7 @@ LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,9 +274,10 @@ class FinetuneConfig:
     save_steps: int = 50
     logging_steps: int = 5
     save_total_limit: int | None = 2
-    bf16: bool = True
+    bf16: bool = False  # autocast to bf16 was 2.5x slower on this book's CPU (no AVX512-BF16)
     seed: int = 0
     group_by_length: bool = True
+    shared_prefix: bool = True
     progress_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -318,6 +320,7 @@ def training_arguments(config: FinetuneConfig, **overrides: Any):
         use_cpu=not on_gpu,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
+        prediction_loss_only=True,
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -347,6 +350,49 @@ class ProgressLog(TrainerCallback):
                 f.write(json.dumps(line) + "\n")
 
 
+def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """Length of the longest token prefix that every row of a batch shares (ch. 5).
+
+    Only real tokens count (``attention_mask`` 1); at least one token is left to every row.
+    """
+    if input_ids.dim() != 2 or input_ids.shape != attention_mask.shape:
+        raise ValueError(f"expected 2-d input_ids and attention_mask of one shape, got "
+                         f"{tuple(input_ids.shape)} and {tuple(attention_mask.shape)}")
+    same = (input_ids == input_ids[:1]) & (attention_mask == 1)
+    all_same = same.all(dim=0).long()
+    length = int(all_same.cumprod(dim=0).sum())
+    shortest = int(attention_mask.sum(dim=1).min())
+    return max(0, min(length, shortest - 1))
+
+
+def shared_prefix_loss(model, batch: dict[str, torch.Tensor], min_prefix: int = 16):
+    """The causal-LM loss of a batch, with the prefix all rows share computed once (ch. 5).
+
+    Every conversation starts with the same system prompt. Its keys and values are computed for
+    one row and repeated across the batch (with gradients flowing back through the repeat), and
+    only the rest of each row goes through the model: the same loss and gradients as a plain
+    forward (the prefix holds no labels), for far fewer FLOPs when the prompt is long.
+    Returns the model output of the suffix, whose ``loss`` is the batch loss.
+    """
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    p = shared_prefix_length(ids, mask)
+    if p < min_prefix or ids.shape[0] == 1 or (labels[:, : p + 1] != IGNORE_INDEX).any():
+        return model(input_ids=ids, attention_mask=mask, labels=labels)
+    prefix = model(input_ids=ids[:1, :p], use_cache=True)
+    cache = prefix.cache
+    cache.batch_repeat_interleave(ids.shape[0])
+    return model(input_ids=ids[:, p:], attention_mask=mask, cache=cache,
+                 labels=labels[:, p:], use_cache=False)
+
+
+class SharedPrefixTrainer(Trainer):
+    """A ``Trainer`` whose loss is :func:`shared_prefix_loss` (ch. 5)."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = shared_prefix_loss(model, inputs)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+
 def prepare_model(config: FinetuneConfig, model):
     """Wrap ``model`` for training: a peft LoRA model, or itself for full fine-tuning (ch. 5)."""
     if config.method == "full":
@@ -359,13 +405,15 @@ def prepare_model(config: FinetuneConfig, model):
 
 
 def build_trainer(config: FinetuneConfig, model, tokenizer, datasets, callbacks=()):
-    """A ``Trainer`` over tokenised ``datasets["train"]`` / ``["validation"]`` (step 4, ch. 5)."""
-    from transformers import Trainer
+    """A ``Trainer`` over tokenised ``datasets["train"]`` / ``["validation"]`` (step 4, ch. 5).
 
+    With ``config.shared_prefix`` it is a :class:`SharedPrefixTrainer`.
+    """
     callbacks = list(callbacks)
     if config.progress_file:
         callbacks.append(ProgressLog(config.progress_file))
-    return Trainer(
+    trainer_class = SharedPrefixTrainer if config.shared_prefix else Trainer
+    return trainer_class(
         model=model,
         args=training_arguments(config),
         train_dataset=datasets["train"],
@@ -395,10 +443,12 @@ def train_adapter(
     from transformers import set_seed
 
     set_seed(config.seed)
+    base_id = None  # what adapter_config.json records as the base: a Hub id, never a local path
     if model is None or tokenizer is None:
         from companion.models import load_smollm2
 
         model, tokenizer = load_smollm2()
+        base_id = BASE_MODEL_ID
     if data is None:
         data = load_tooluse(config.data_dir, splits=("train", "validation"))
     train = data["train"]
@@ -418,7 +468,7 @@ def train_adapter(
     evaluation = trainer.evaluate()
     final_dir = Path(config.output_dir) / "final"
     if config.method == "lora":
-        save_adapter(trainer.model, final_dir)
+        save_adapter(trainer.model, final_dir, base_model=base_id)
     else:
         trainer.save_model(str(final_dir))
     state = trainer.state
@@ -453,11 +503,15 @@ def loss_curves(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[i
 # --------------------------------------------------------------------------------------------
 
 
-def save_adapter(model, directory: str | Path, dtype: torch.dtype = torch.bfloat16) -> Path:
+def save_adapter(
+    model, directory: str | Path, dtype: torch.dtype = torch.bfloat16,
+    base_model: str | None = None,
+) -> Path:
     """Save a peft model's adapter weights in ``dtype`` (ch. 5).
 
     The trainable weights are first rounded to ``dtype`` in place, so the model in memory computes
     exactly what the saved adapter will: a save/load round trip gives identical logits.
+    ``base_model`` (e.g. a Hub id) replaces the local folder recorded in ``adapter_config.json``.
     """
     if dtype not in (torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
@@ -469,6 +523,9 @@ def save_adapter(model, directory: str | Path, dtype: torch.dtype = torch.bfloat
                 p.copy_(p.to(dtype).to(p.dtype))
     state = {k: v.to(dtype) if v.is_floating_point() else v
              for k, v in model.state_dict().items() if "lora_" in k}
+    if base_model is not None:
+        for adapter in model.peft_config.values():
+            adapter.base_model_name_or_path = base_model
     directory = Path(directory)
     model.save_pretrained(str(directory), state_dict=state)
     return directory
@@ -623,13 +680,68 @@ def assistant_perplexity(
     total, count = 0.0, 0
     for i in range(0, len(features), batch_size):
         batch = {k: v.to(device) for k, v in collate(features[i : i + batch_size]).items()}
-        logits = model(input_ids=batch["input_ids"],
-                       attention_mask=batch["attention_mask"]).logits.float()
-        targets = batch["labels"][:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
-            ignore_index=IGNORE_INDEX, reduction="sum")
-        total += nll.item()
-        count += int((targets != IGNORE_INDEX).sum())
+        n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+        total += shared_prefix_loss(model, batch).loss.float().item() * n  # mean -> sum
+        count += n
     mean = total / count
     return {"nll": mean, "perplexity": math.exp(mean), "tokens": count}
+
+
+# --------------------------------------------------------------------------------------------
+# LoRA against full fine-tuning: what a training step costs
+# --------------------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux ``ru_maxrss`` is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_training(
+    method: str = "lora", batch_size: int = 4, seq_len: int = 128, steps: int = 2,
+    bf16: bool = False, model=None,
+) -> dict[str, float]:
+    """Cost of AdamW training steps on SmolLM2 (or ``model``): LoRA or full fine-tuning (ch. 5).
+
+    One warm-up step, then ``steps`` timed steps on random token batches of ``batch_size x
+    seq_len``. Returns trainable/total parameters, ``tokens_per_s`` and the process's peak memory
+    before and after training (``rss_model_mb``, ``rss_peak_mb``); run it in a fresh process per
+    method, since the peak never goes down.
+    """
+    if method not in ("lora", "full"):
+        raise ValueError(f"method must be 'lora' or 'full', got {method!r}")
+    if min(batch_size, seq_len, steps) < 1:
+        raise ValueError(f"batch_size, seq_len and steps must be >= 1, got {batch_size}, "
+                         f"{seq_len}, {steps}")
+    if model is None:
+        from companion.models import load_smollm2
+
+        model = load_smollm2()[0]
+    rss_model = peak_rss_mb()
+    model = prepare_model(FinetuneConfig(method=method), model)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, model.config.vocab_size, (batch_size, seq_len), generator=generator)
+    device_type = "cuda" if next(model.parameters()).is_cuda else "cpu"
+    ids = ids.to(next(model.parameters()).device)
+
+    def step() -> None:
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()  # warm-up: allocates gradients and optimizer state
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    elapsed = time.perf_counter() - start
+    counts = count_parameters(model)
+    return {"method": method, "trainable": counts["trainable"], "total": counts["total"],
+            "tokens_per_s": batch_size * seq_len * steps / elapsed,
+            "seconds_per_step": elapsed / steps,
+            "rss_model_mb": rss_model, "rss_peak_mb": peak_rss_mb()}

@@ -358,3 +358,39 @@ def test_accelerate_launch_trains_with_two_gloo_processes_in_lockstep(data_dir, 
     assert reports[0]["checksum"] == reports[1]["checksum"]  # gradients were averaged
     assert reports[0]["losses"] == reports[1]["losses"] and len(reports[0]["losses"]) == 3
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_shared_prefix_loss_equals_the_plain_loss_and_its_gradients(tokenizer):
+    from peft import get_peft_model
+
+    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4, dropout=0.0))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    batch = ft.ChatCollator(tokenizer.pad_token_id)(
+        [ft.tokenize_conversation(r["messages"], tokenizer) for r in RECORDS[:4]])
+    system_tokens = len(tokenizer.apply_chat_template(RECORDS[0]["messages"][:1]))
+    p = ft.shared_prefix_length(batch["input_ids"], batch["attention_mask"])
+    assert p >= system_tokens  # the whole system prompt (and the next turn's header) is shared
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        loss = fn()
+        loss.backward()
+        return loss.detach(), {n: q.grad.clone() for n, q in model.named_parameters()
+                               if q.requires_grad}
+
+    plain, g_plain = loss_and_grads(lambda: model(**batch).loss)
+    shared, g_shared = loss_and_grads(lambda: ft.shared_prefix_loss(model, batch).loss)
+    assert torch.allclose(plain, shared, atol=1e-6)
+    for name in g_plain:
+        assert torch.allclose(g_plain[name], g_shared[name], atol=1e-6, rtol=1e-4), name
+
+
+def test_shared_prefix_length_is_the_longest_common_real_prefix():
+    ids = torch.tensor([[5, 6, 7, 8, 0], [5, 6, 7, 9, 9], [5, 6, 7, 8, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]])
+    assert ft.shared_prefix_length(ids, mask) == 3
+    assert ft.shared_prefix_length(ids[[0, 2]], mask[[0, 2]]) == 3  # a row must keep a token
+    assert ft.shared_prefix_length(ids[:1], mask[:1]) == 3

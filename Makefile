@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test setup models lint unit nbval bench lab clean
+.PHONY: book test setup models lint unit nbval bench lab clean check-site vendor browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,17 @@ setup: $(STAMP) models
 models: $(STAMP)
 	$(PY) -m companion.models
 
-book: setup
+# MathJax is served from the book itself (the npm package), never from a CDN: readers may be offline.
+# It is copied as an "extra path", so that Jupyter Book does not add each of its scripts to every page.
+MATHJAX := _build/vendor/_static/mathjax
+$(MATHJAX)/tex-mml-chtml.js:
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/npm mathjax@3
+	mkdir -p $(dir $(MATHJAX)) && rm -rf $(MATHJAX)
+	cp -r $(VENV)/npm/node_modules/mathjax/es5 $(MATHJAX)
+
+vendor: $(MATHJAX)/tex-mml-chtml.js
+
+book: setup vendor
 	$(VENV)/bin/jupyter-book build . --builder html -n -W --keep-going
 	@echo "The book is at $(BOOK_HTML)"
 
@@ -44,7 +54,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 unit: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/browser
 
 nbval: setup
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
@@ -58,6 +68,15 @@ bench: setup
 # The "Launch in local JupyterLab" button on each chapter page opens this server.
 lab: setup
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.port=8888 --ServerApp.root_dir=$(CURDIR)
+
+# The rendered site, checked in a real browser (Debian's chromium, driven by Playwright).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+check-site: setup browser
+	@test -f _build/html/index.html || { echo "Build the book first: make book"; exit 1; }
+	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

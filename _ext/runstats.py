@@ -134,5 +134,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
     app.connect("html-page-context", _on_page_context)
-    app.add_css_file("runstats.css")
+    # runstats.css sits in _static, which Jupyter Book adds to every page by itself.
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}

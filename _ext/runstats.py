@@ -117,7 +117,7 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
     badge = (
         '<div class="runstats-badge" role="note" aria-label="How this page was built">'
         f'<span class="runstats-item" title="Wall-clock time to execute this notebook during the '
-        f'build">⏱ CPU run time: <strong>{_fmt_runtime(record.get("runtime_s"))}</strong></span>'
+        f'build">◷ CPU run time: <strong>{_fmt_runtime(record.get("runtime_s"))}</strong></span>'
         f'<span class="runstats-item" title="Peak resident memory of the notebook kernel">'
         f'▦ Peak memory: <strong>{peak}</strong></span>'
         f'<span class="runstats-item" title="The hardware profile (profile.yml or BOOK_PROFILE)">'

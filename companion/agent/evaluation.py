@@ -1,0 +1,146 @@
+"""Measuring an agent: tolerant success, steps, call validity and latency (chapter 7).
+
+A task is a mapping (or object) with ``task`` (the question), ``answer`` (the gold answer, text) and
+optionally ``id``. A run succeeds when it stopped with a final answer that :func:`answer_matches`
+the gold answer:
+
+- a numeric gold answer matches when the *last* number in the prediction is within a relative
+  tolerance, ``|p - g| <= rel_tol * max(|p|, |g|)`` (thousands separators are ignored);
+- any other gold answer matches when its normalised words (lower case, punctuation dropped) appear
+  as a contiguous run in the prediction's normalised words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from companion.agent.loop import AgentResult
+
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+
+
+def parse_number(text: str) -> float | None:
+    """The value of ``text`` if it is one number (``"1,234.5"`` -> 1234.5), else None."""
+    stripped = text.strip()
+    match = NUMBER.fullmatch(stripped)
+    return float(match.group().replace(",", "")) if match else None
+
+
+def numbers_in(text: str) -> list[float]:
+    """Every number written in ``text``, in order (``"5 mi = 8.05 km"`` -> [5.0, 8.05])."""
+    return [float(m.group().replace(",", "")) for m in NUMBER.finditer(text)]
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents, punctuation, extra spaces: ``"Vaswani, A."`` -> ``"vaswani a"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w\s]", " ", plain).split())
+
+
+def answer_matches(predicted: str, expected: str, rel_tol: float = 1e-2) -> bool:
+    """The tolerant answer check of the module docstring (numbers: relative tolerance)."""
+    if rel_tol < 0:
+        raise ValueError(f"rel_tol={rel_tol}; expected a non-negative tolerance")
+    gold = parse_number(str(expected))
+    if gold is not None:
+        found = numbers_in(predicted)
+        return bool(found) and math.isclose(found[-1], gold, rel_tol=rel_tol, abs_tol=1e-9)
+    want = normalize(str(expected))
+    if not want:
+        raise ValueError(f"expected answer {expected!r} has no words to look for")
+    return f" {want} " in f" {normalize(predicted)} "
+
+
+def _field(task: Any, name: str, default: Any = None) -> Any:
+    if isinstance(task, Mapping):
+        return task.get(name, default)
+    return getattr(task, name, default)
+
+
+@dataclass
+class EvaluationReport:
+    """Summary numbers of one evaluation, plus the per-task table (a pandas DataFrame)."""
+
+    n: int
+    success_rate: float
+    mean_steps: float
+    tool_call_validity: float
+    latency_mean_s: float
+    latency_median_s: float
+    table: pd.DataFrame = field(repr=False)
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers as a plain dict (for JSON and for glue)."""
+        return {
+            "n": self.n,
+            "success_rate": self.success_rate,
+            "mean_steps": self.mean_steps,
+            "tool_call_validity": self.tool_call_validity,
+            "latency_mean_s": self.latency_mean_s,
+            "latency_median_s": self.latency_median_s,
+        }
+
+
+def evaluate_agent(
+    agent: Any,
+    tasks: Iterable[Any],
+    rel_tol: float = 1e-2,
+    on_result: Callable[[Any, AgentResult], None] | None = None,
+) -> EvaluationReport:
+    """Run ``agent`` on each task and score it (chapter 7).
+
+    success rate = successes / n; mean steps = model replies per task; tool-call validity = valid
+    calls / all replies (a reply is valid when it parses, names a known tool and its arguments fit
+    the schema); latency = wall-clock seconds per task (mean and median). ``on_result`` is called
+    after each task (for progress or for keeping traces).
+    """
+    rows = []
+    valid = replies = 0
+    for task in tasks:
+        question, gold = _field(task, "task"), _field(task, "answer")
+        if not isinstance(question, str) or gold is None:
+            raise ValueError(f"each task needs a 'task' string and an 'answer', got {task!r}")
+        result: AgentResult = agent.run(question)
+        if on_result is not None:
+            on_result(task, result)
+        ok = result.stopped_because == "final_answer" and answer_matches(
+            result.answer, str(gold), rel_tol
+        )
+        n_valid = sum(step.valid_call for step in result.steps)
+        valid += n_valid
+        replies += len(result.steps)
+        rows.append(
+            {
+                "id": _field(task, "id", len(rows)),
+                "task": question,
+                "expected": str(gold),
+                "answer": result.answer,
+                "success": ok,
+                "steps": len(result.steps),
+                "valid_calls": n_valid,
+                "tools": " > ".join(s.call.name if s.call else "?" for s in result.steps),
+                "stopped_because": result.stopped_because,
+                "seconds": result.duration_s,
+            }
+        )
+    if not rows:
+        raise ValueError("no tasks to evaluate; expected at least one")
+    table = pd.DataFrame(rows)
+    return EvaluationReport(
+        n=len(rows),
+        success_rate=float(table["success"].mean()),
+        mean_steps=float(table["steps"].mean()),
+        tool_call_validity=valid / replies if replies else 0.0,
+        latency_mean_s=float(table["seconds"].mean()),
+        latency_median_s=float(statistics.median(table["seconds"])),
+        table=table,
+    )

@@ -1,0 +1,170 @@
+"""The agent's language-model core: a scripted stand-in and a local transformers model (chapter 7).
+
+Both are callables with one contract, ``llm(messages, tools) -> str``: given the chat so far (the
+tool-call format of :mod:`companion.toolcall`) and the tool specs, return the next assistant turn
+as text. The agent loop never needs to know which one it drives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
+from companion.toolcall import format_call
+
+Message = dict[str, str]
+
+
+class LLM(Protocol):
+    """What the agent needs from a model: the next assistant turn, as text."""
+
+    def __call__(
+        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+    ) -> str: ...
+
+
+class ScriptedLLM:
+    """Replays canned assistant turns in order, whatever the messages (chapter 7).
+
+    Turns may be strings (returned verbatim, so malformed output can be scripted) or
+    ``(name, arguments)`` pairs (formatted with :func:`companion.toolcall.format_call`). Each call
+    records the messages it was shown in ``seen``; ``delay_s`` makes every turn take that long.
+    """
+
+    def __init__(self, turns: Sequence[str | tuple[str, dict[str, Any]]], delay_s: float = 0.0):
+        self.turns = [t if isinstance(t, str) else format_call(t[0], t[1]) for t in turns]
+        if delay_s < 0:
+            raise ValueError(f"delay_s={delay_s}; expected a non-negative number of seconds")
+        self.delay_s = delay_s
+        self.seen: list[list[Message]] = []
+
+    def __call__(
+        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+    ) -> str:
+        if len(self.seen) >= len(self.turns):
+            raise ValueError(
+                f"ScriptedLLM has {len(self.turns)} turns and was asked for turn "
+                f"{len(self.seen) + 1}; script more turns or lower max_steps"
+            )
+        self.seen.append([dict(m) for m in messages])
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self.turns[len(self.seen) - 1]
+
+
+@dataclass
+class GenerationStats:
+    """One generate call: tokens in and out, the new ids, seconds, tokens allowed at each step."""
+
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+    allowed_per_step: list[int]
+    token_ids: list[int]
+
+
+class TransformersLLM:
+    """A local causal LM behind the agent contract, greedy, optionally constrained (chapter 7).
+
+    The messages are rendered with the tokenizer's chat template (``add_generation_prompt=True``)
+    and decoded greedily until the end-of-turn token (``<|im_end|>`` for ChatML) or
+    ``max_new_tokens``. With ``constrained=True`` a :class:`ToolCallLogitsProcessor` lets through
+    only tokens that keep the reply a prefix of a well-formed call to one of ``tools``.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        constrained: bool = False,
+        max_new_tokens: int = 96,
+        max_string_chars: int = 160,
+    ) -> None:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens={max_new_tokens}; expected a positive count")
+        self.model, self.tokenizer = model, tokenizer
+        self.constrained = constrained
+        self.max_new_tokens = max_new_tokens
+        self.max_string_chars = max_string_chars
+        self.eos_token_ids = self._end_ids(tokenizer)
+        self.last: GenerationStats | None = None
+
+    @staticmethod
+    def _end_ids(tokenizer) -> list[int]:
+        ids = []
+        im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+            ids.append(im_end)
+        if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+            ids.append(tokenizer.eos_token_id)
+        if not ids:
+            raise ValueError("the tokenizer has neither <|im_end|> nor an eos token")
+        return ids
+
+    def prompt_ids(self, messages: list[Message]) -> torch.Tensor:
+        """The chat-template rendering of ``messages``, ready for the assistant's turn, (1, T)."""
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        )
+        return encoded["input_ids"]
+
+    def processor(self, tools: list[dict[str, Any]], prompt_length: int) -> ToolCallLogitsProcessor:
+        """A fresh constraint for one reply that may call any of ``tools`` (or final_answer)."""
+        grammar = ToolCallGrammar(tools, max_string_chars=self.max_string_chars)
+        table = token_table(self.tokenizer, self.model.config.vocab_size)
+        return ToolCallLogitsProcessor(
+            grammar, table, prompt_length, self.eos_token_ids, self.max_new_tokens
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        max_time_s: float | None = None,
+        stop_strings: list[str] | None = None,
+    ) -> str:
+        """Greedy reply text; constrained to a call to ``tools`` when ``self.constrained``."""
+        start = time.perf_counter()
+        ids = self.prompt_ids(messages).to(self.model.device)
+        kwargs: dict[str, Any] = {}
+        proc = None
+        if self.constrained:
+            proc = self.processor(tools or [], ids.shape[1])
+            kwargs["logits_processor"] = [proc]
+        if max_time_s is not None:
+            kwargs["max_time"] = max(max_time_s, 0.01)
+        if stop_strings:
+            kwargs["stop_strings"] = stop_strings
+            kwargs["tokenizer"] = self.tokenizer
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.eos_token_ids,
+            pad_token_id=self.eos_token_ids[0],
+            **kwargs,
+        )
+        new = out[0, ids.shape[1] :]
+        text = self.tokenizer.decode(
+            new, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        self.last = GenerationStats(
+            prompt_tokens=ids.shape[1],
+            new_tokens=int(new.numel()),
+            seconds=time.perf_counter() - start,
+            allowed_per_step=proc.allowed_counts if proc else [],
+            token_ids=new.tolist(),
+        )
+        return text
+
+    def __call__(
+        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+    ) -> str:
+        return self.generate(messages, tools, max_time_s=max_time_s)

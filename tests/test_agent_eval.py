@@ -1,0 +1,153 @@
+"""Evaluating agents, and the smolagents bridge: hand-computed reports, tolerant answer checks."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import smolagents
+from hypothesis import given
+from hypothesis import strategies as st
+
+from companion.agent import (
+    Agent,
+    ScriptedLLM,
+    TransformersLLM,
+    build_default_agent,
+    calculator_tool,
+    default_tools,
+    evaluate_agent,
+    unit_converter_tool,
+)
+from companion.agent.evaluation import answer_matches, normalize, numbers_in, parse_number
+from companion.agent.smolagents_bridge import LocalModel, export_tool, tool_spec
+from companion.agent.tools import format_number
+from companion.toolcall import format_call
+
+
+@pytest.mark.parametrize(
+    ("predicted", "expected", "ok"),
+    [
+        ("84", "84", True),
+        ("The answer is 84.", "84", True),
+        ("12 * 7 = 84", "84", True),  # the last number counts
+        ("84 is not 12 * 7", "84", False),
+        ("8.0467 km", "8.04672", True),  # within 1%
+        ("8.2 km", "8.04672", False),
+        ("1,234,567", "1234567", True),
+        ("-40", "-40", True),
+        ("no number here", "84", False),
+        ("Ashish Vaswani et al.", "Vaswani", True),
+        ("vaswani", "Vaswani", True),
+        ("Vaswaniana", "Vaswani", False),  # whole words only
+        ("Hugging Face's transformers", "hugging face", True),
+        ("Zürich", "Zurich", True),
+        ("Google Brain", "Google Research", False),
+    ],
+)
+def test_answer_check_is_tolerant_for_numbers_and_names(predicted, expected, ok):
+    assert answer_matches(predicted, expected) is ok
+
+
+@given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False).filter(lambda x: abs(x) > 1e-3))
+def test_a_number_matches_its_canonical_text_and_not_a_value_five_percent_off(x):
+    assert answer_matches(f"It is {format_number(x)}.", format_number(x))
+    assert not answer_matches(format_number(x * 1.05), format_number(x))
+
+
+def test_number_parsing_helpers():
+    assert parse_number(" 1,234.5 ") == 1234.5
+    assert parse_number("12 km") is None
+    assert numbers_in("5 mi = 8.04672 km, 1e3") == [5.0, 8.04672, 1000.0]
+    assert normalize("  Vaswani, A.  ") == "vaswani a"
+
+
+TASKS = [
+    {"id": "a", "task": "What is 12 times 7?", "answer": "84"},
+    {"id": "b", "task": "What is 2 to the 10th?", "answer": "1024"},
+    {"id": "c", "task": "Convert 0 celsius to fahrenheit.", "answer": "32"},
+]
+
+
+class _ScriptedAgents:
+    """One scripted agent per task: a is right in 2 steps, b wrong in 1, c needs 3 (1 invalid)."""
+
+    def __init__(self):
+        self.scripts = {
+            "What is 12 times 7?": [("calculator", {"expression": "12 * 7"}),
+                                    ("final_answer", {"answer": "84"})],
+            "What is 2 to the 10th?": [("final_answer", {"answer": "1000"})],
+            "Convert 0 celsius to fahrenheit.": [
+                "not json",
+                ("convert_units", {"value": 0, "from_unit": "celsius", "to_unit": "fahrenheit"}),
+                ("final_answer", {"answer": "32 °F"}),
+            ],
+        }
+
+    def run(self, task):
+        tools = [calculator_tool(), unit_converter_tool()]
+        return Agent(ScriptedLLM(self.scripts[task]), tools).run(task)
+
+
+def test_evaluation_report_matches_hand_computed_numbers():
+    report = evaluate_agent(_ScriptedAgents(), TASKS)
+    assert report.n == 3
+    assert report.success_rate == pytest.approx(2 / 3)
+    assert report.mean_steps == pytest.approx((2 + 1 + 3) / 3)
+    assert report.tool_call_validity == pytest.approx(5 / 6)
+    seconds = report.table["seconds"].tolist()
+    assert report.latency_median_s == pytest.approx(statistics.median(seconds))
+    assert report.latency_mean_s == pytest.approx(statistics.fmean(seconds))
+    assert report.table["success"].tolist() == [True, False, True]
+    assert report.table["tools"].tolist()[2] == "? > convert_units > final_answer"
+    assert set(report.summary()) >= {"success_rate", "mean_steps", "tool_call_validity"}
+
+
+def test_a_run_that_never_answers_is_a_failure_even_if_a_step_shows_the_number():
+    class NeverAnswers:
+        def run(self, task):
+            return Agent(ScriptedLLM([format_call("calculator", {"expression": "12 * 7"})]),
+                         [calculator_tool()], max_steps=1).run(task)
+
+    report = evaluate_agent(NeverAnswers(), TASKS[:1])
+    assert report.success_rate == 0.0
+    assert report.table["stopped_because"].tolist() == ["max_steps"]
+
+
+def test_evaluation_rejects_bad_task_lists():
+    with pytest.raises(ValueError, match="at least one"):
+        evaluate_agent(_ScriptedAgents(), [])
+    with pytest.raises(ValueError, match="'task'"):
+        evaluate_agent(_ScriptedAgents(), [{"question": "x"}])
+
+
+def test_exported_tools_behave_like_ours_inside_smolagents():
+    for ours in default_tools():
+        theirs = export_tool(ours)
+        assert isinstance(theirs, smolagents.Tool)
+        assert (theirs.name, theirs.description) == (ours.name, ours.description)
+        assert set(theirs.inputs) == set(ours.parameters["properties"])
+        assert tool_spec(theirs)["parameters"]["required"] == ours.parameters["required"]
+    calc = export_tool(calculator_tool())
+    assert calc(expression="12 * 7") == "84"
+    assert calc(expression=12).startswith("Error: ")
+
+
+def test_tool_calling_agent_runs_our_tools_through_the_model_wrapper():
+    llm = ScriptedLLM([("calculator", {"expression": "12 * 7"}),
+                       ("final_answer", {"answer": "84"})])
+    agent = smolagents.ToolCallingAgent(
+        tools=[export_tool(calculator_tool())], model=LocalModel(llm), max_steps=3,
+        verbosity_level=0,
+    )
+    assert str(agent.run("What is 12 times 7?")) == "84"
+    roles = [m["role"] for m in llm.seen[1]]
+    assert roles[:2] == ["system", "user"] and "tool-call" not in roles
+    assert "84" in llm.seen[1][-1]["content"]  # the observation came back
+
+
+def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
+    agent = build_default_agent()
+    assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
+    assert list(agent.tools) == [t.name for t in default_tools()]
+    assert type(agent.llm.model).__name__ == "LlamaForCausalLM"

@@ -1,0 +1,212 @@
+"""Constrained decoding: the grammar is exactly the tool-call format, and generation obeys it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
+from companion.agent.llm import TransformersLLM
+from companion.agent.tools import Tool, calculator_tool, default_tools, unit_converter_tool
+from companion.models import prepare_smollm2
+from companion.toolcall import FINAL_ANSWER_SPEC, format_call, parse_call, system_prompt
+
+SPECS = [t.spec() for t in default_tools()]
+FLAG_TOOL = Tool(
+    "lookup",
+    "a tool with every argument type",
+    {
+        "type": "object",
+        "properties": {
+            "word": {"type": "string"},
+            "count": {"type": "integer"},
+            "scale": {"type": "number"},
+            "exact": {"type": "boolean"},
+            "lang": {"type": "string", "enum": ["en", "zh"]},
+        },
+        "required": ["word", "count"],
+    },
+    lambda **kw: "ok",
+)
+ALL_TOOLS = [*default_tools(), FLAG_TOOL]
+ALL_SPECS = [t.spec() for t in ALL_TOOLS]
+FINAL = Tool(
+    FINAL_ANSWER_SPEC["name"], "", FINAL_ANSWER_SPEC["parameters"], lambda answer: answer
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(prepare_smollm2())
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tokenizer):
+    """A random 2-layer Llama with SmolLM2's vocabulary: an untrained model."""
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def validate(text: str) -> None:
+    """The independent check: toolcall.parse_call, then the tool's own schema validation."""
+    call = parse_call(text)
+    tools = {t.name: t for t in [*ALL_TOOLS, FINAL]}
+    assert call.name in tools, text
+    tools[call.name].validate(call.arguments)
+
+
+json_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+
+
+@st.composite
+def lookup_arguments(draw):
+    args = {"word": draw(json_text), "count": draw(st.integers(-10**6, 10**6))}
+    if draw(st.booleans()):
+        args["scale"] = draw(st.floats(allow_nan=False, allow_infinity=False, width=32))
+    if draw(st.booleans()):
+        args["exact"] = draw(st.booleans())
+    if draw(st.booleans()):
+        args["lang"] = draw(st.sampled_from(["en", "zh"]))
+    return args
+
+
+@settings(max_examples=200, deadline=None)
+@given(lookup_arguments())
+def test_grammar_accepts_every_canonical_call_and_each_of_its_prefixes(args):
+    grammar = ToolCallGrammar(ALL_SPECS, max_string_chars=200, max_number_chars=32)
+    text = format_call("lookup", args)
+    assert grammar.accepts(text), text
+    state = grammar.start
+    for i, ch in enumerate(text):
+        assert grammar.min_chars_to_end(state) <= len(text) - i
+        state = grammar.step(state, ch)
+        assert state is not None, text[: i + 1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "rm", "arguments": {}}',  # unknown tool
+        '{"name": "calculator", "arguments": {"expression": 12}}',  # number for a string
+        '{"name": "calculator", "arguments": {}}',  # missing required argument
+        '{"name": "calculator", "arguments": {"expression": "1", "x": "2"}}',  # extra key
+        format_call("convert_units", {"value": "5", "from_unit": "mi", "to_unit": "km"}),
+        '{"name": "lookup", "arguments": {"word": "a", "count": 1.5}}',  # float for an integer
+        '{"name": "lookup", "arguments": {"word": "a", "count": 1, "lang": "fr"}}',  # not in enum
+        '{"name": "lookup", "arguments": {"count": 1, "word": "a"}}',  # keys out of schema order
+        '{"name": "final_answer", "arguments": {"answer": "84"}} extra',  # trailing text
+        '{"name":"final_answer","arguments":{"answer":"84"}}',  # not the canonical spacing
+        '{"name": "final_answer", "arguments": {"answer": "a\nb"}}',  # raw control character
+        '{"name": "lookup", "arguments": {"word": "a", "count": 01}}',  # leading zero
+    ],
+)
+def test_grammar_rejects_calls_that_break_the_format_or_the_schema(text):
+    assert not ToolCallGrammar(ALL_SPECS).accepts(text)
+
+
+def test_shortest_completion_is_hand_counted():
+    empty = Tool("ab", "no arguments", {"type": "object", "properties": {}}, lambda: "")
+    grammar = ToolCallGrammar([empty.spec()])
+    shortest = '{"name": "ab", "arguments": {}}'
+    assert grammar.min_chars_to_end(grammar.start) == len(shortest) == 31
+    assert grammar.min_chars_to_end(grammar.advance(grammar.start, shortest[:-1])) == 1
+    # inside final_answer's string: close the quote, then "}}"
+    inside = grammar.advance(grammar.start, '{"name": "final_answer", "arguments": {"answer": "x')
+    assert grammar.min_chars_to_end(inside) == 3
+
+
+def test_grammar_refuses_schema_types_it_cannot_constrain():
+    bad = {"name": "t", "description": "", "parameters": {"type": "object", "properties": {
+        "xs": {"type": "array"}}}}
+    with pytest.raises(ValueError, match="array"):
+        ToolCallGrammar([bad])
+
+
+def test_token_table_texts_concatenate_to_the_decoded_text(tokenizer):
+    table = token_table(tokenizer)
+    text = format_call("convert_units", {"value": 5.5, "from_unit": "mile", "to_unit": "km"})
+    ids = tokenizer(text)["input_ids"]
+    assert "".join(table.texts[i] for i in ids) == tokenizer.decode(ids) == text
+
+
+def test_allowed_tokens_match_a_brute_force_scan_of_the_vocabulary(tokenizer):
+    grammar = ToolCallGrammar(ALL_SPECS, max_string_chars=40)
+    table = token_table(tokenizer)
+    prefixes = ['', '{"name": "c', '{"name": "lookup", "arguments": {"word": "ab',
+                '{"name": "lookup", "arguments": {"word": "a", "count": 1',
+                '{"name": "final_answer", "arguments": {"answer": "84"}}']
+    for prefix in prefixes:
+        proc = ToolCallLogitsProcessor(grammar, table, 0, [2], max_new_tokens=400)
+        state = grammar.advance(grammar.start, prefix)
+        got = set(proc._allowed(state).nonzero().flatten().tolist())
+        if state == grammar.end:
+            assert got == {2}
+            continue
+        want = {i for i, t in enumerate(table.texts) if t and grammar.advance(state, t) is not None}
+        assert got == want, prefix
+
+
+@pytest.mark.parametrize("max_new_tokens", [60, 96])
+def test_untrained_model_only_writes_valid_calls_when_constrained(tiny_llama, tokenizer,
+                                                                  max_new_tokens):
+    llm = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=max_new_tokens,
+                          max_string_chars=64)
+    for task in ["What is 12 times 7?", "Who wrote BERT?"]:
+        messages = [{"role": "system", "content": system_prompt(ALL_SPECS)},
+                    {"role": "user", "content": task}]
+        text = llm(messages, ALL_SPECS)
+        validate(text)
+        assert llm.last.new_tokens <= max_new_tokens
+        assert min(llm.last.allowed_per_step) >= 1  # the mask never removes every token
+
+
+def test_sampled_constrained_outputs_all_parse_and_validate(tiny_llama, tokenizer):
+    """Sampling at high temperature walks far more of the grammar than greedy decoding."""
+    grammar = ToolCallGrammar(ALL_SPECS, max_string_chars=16)
+    table = token_table(tokenizer, tiny_llama.config.vocab_size)
+    prompt = tokenizer("<|im_start|>assistant\n", return_tensors="pt")["input_ids"]
+    seen_tools = set()
+    for seed in range(4):
+        torch.manual_seed(seed)
+        proc = ToolCallLogitsProcessor(grammar, table, prompt.shape[1], [2], max_new_tokens=64)
+        out = tiny_llama.generate(
+            prompt, attention_mask=torch.ones_like(prompt), logits_processor=[proc],
+            do_sample=True, temperature=5.0, top_k=0, max_new_tokens=64, eos_token_id=2,
+            pad_token_id=2,
+        )
+        text = tokenizer.decode(out[0, prompt.shape[1]:], skip_special_tokens=True)
+        validate(text)
+        seen_tools.add(json.loads(text)["name"])
+        assert min(proc.allowed_counts) >= 1
+    assert len(seen_tools) >= 2
+
+
+def test_constraint_lets_the_model_choose_its_own_tokenisation(tokenizer):
+    """'{"' is one token of the vocabulary: the processor allows it *and* '{' alone, and leaves
+    the choice to the model instead of inserting a fixed token sequence."""
+    grammar = ToolCallGrammar(SPECS)
+    proc = ToolCallLogitsProcessor(grammar, token_table(tokenizer), 0, [2], max_new_tokens=96)
+    allowed = proc._allowed(grammar.start)
+    for piece in ['{', '{"']:
+        ids = tokenizer.convert_tokens_to_ids([piece])
+        assert allowed[ids[0]], piece
+    assert tokenizer.tokenize('{"name"')[0] == '{"'
+
+
+def test_real_model_writes_a_valid_call_with_the_constraint(smollm2):
+    model, tokenizer = smollm2
+    llm = TransformersLLM(model, tokenizer, constrained=True, max_new_tokens=64)
+    specs = [calculator_tool().spec(), unit_converter_tool().spec()]
+    messages = [{"role": "system", "content": system_prompt(specs)},
+                {"role": "user", "content": "Convert 5 miles to kilometers."}]
+    text = llm(messages, specs)
+    validate(text)

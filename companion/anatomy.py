@@ -14,9 +14,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from transformers import PreTrainedTokenizerBase
 
 CATEGORIES: tuple[str, ...] = (
     "embeddings",
@@ -145,7 +150,9 @@ def module_tree(model: nn.Module, max_depth: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _first_output(model: nn.Module, input_ids: torch.Tensor, decoder_ids: torch.Tensor | None):
+def _first_output(
+    model: nn.Module, input_ids: torch.Tensor, decoder_ids: torch.Tensor | None
+) -> torch.Tensor:
     kwargs = {"input_ids": input_ids}
     if decoder_ids is not None:
         kwargs["decoder_input_ids"] = decoder_ids
@@ -196,7 +203,9 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
-def sentence_similarity(model: nn.Module, tokenizer, sentences: list[str]) -> torch.Tensor:
+def sentence_similarity(
+    model: nn.Module, tokenizer: PreTrainedTokenizerBase, sentences: list[str]
+) -> torch.Tensor:
     """Cosine similarity matrix of mean-pooled encoder outputs, ``S_ij = cos(e_i, e_j)`` (ch. 2).
 
     This is how sentence-transformers uses all-MiniLM-L6-v2: encode, mean-pool, normalise.
@@ -210,7 +219,7 @@ def sentence_similarity(model: nn.Module, tokenizer, sentences: list[str]) -> to
     return embeddings @ embeddings.T
 
 
-def plot_budgets(budgets: dict[str, ParameterBudget], ax=None):
+def plot_budgets(budgets: dict[str, ParameterBudget], ax: Axes | None = None) -> Axes:
     """Horizontal stacked bars: each model's share of parameters per category, in % (chapter 2).
 
     Returns the matplotlib ``Axes``; tick labels carry each model's total in millions and

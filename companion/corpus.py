@@ -17,8 +17,13 @@ and this chapter trains a BPE tokenizer on it.
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import random
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 SOURCES: tuple[str, ...] = ("sentences", "pydoc")
 
@@ -202,8 +207,6 @@ def make_support_tickets(n: int = 400, seed: int = 0, zh_share: float = 0.25) ->
     ``category`` (one of :data:`TICKET_CATEGORIES`), ``priority`` ("high" exactly when the text says
     it is urgent, else "normal") and ``text``. Written from templates for this book.
     """
-    import random
-
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not 0.0 <= zh_share <= 1.0:
@@ -234,15 +237,13 @@ def make_support_tickets(n: int = 400, seed: int = 0, zh_share: float = 0.25) ->
     return rows
 
 
-def write_support_tickets(folder, n: int = 400, seed: int = 0) -> tuple[str, str]:
+def write_support_tickets(
+    folder: str | os.PathLike[str], n: int = 400, seed: int = 0
+) -> tuple[str, str]:
     """Write :func:`make_support_tickets` as ``support_tickets.jsonl`` and ``.csv`` in ``folder``.
 
     Returns the two file names. UTF-8, one JSON object per line; CSV with a header row.
     """
-    import csv
-    import json
-    from pathlib import Path
-
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder must be an existing directory, got {str(folder)!r}")

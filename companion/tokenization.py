@@ -15,8 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, TypeAlias
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+#: Either library's tokenizer: a ``tokenizers.Tokenizer`` or a transformers tokenizer.
+AnyTokenizer: TypeAlias = "Tokenizer | PreTrainedTokenizerBase"
 
 #: The special tokens of the book's own tokenizer, the same strings SmolLM2 uses.
 SPECIAL_TOKENS: tuple[str, ...] = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
@@ -92,7 +99,7 @@ def token_bytes(token: str) -> bytes:
     return bytes(table[ch] for ch in token)
 
 
-def _encode(tokenizer, text: str) -> tuple[list[str], list[int]]:
+def _encode(tokenizer: AnyTokenizer, text: str) -> tuple[list[str], list[int]]:
     """Tokens and ids of ``text`` without added special tokens, for either library's tokenizer."""
     if isinstance(tokenizer, Tokenizer):
         encoding = tokenizer.encode(text, add_special_tokens=False)
@@ -120,7 +127,7 @@ class TokenizedText:
         return len(self.text) / len(self.ids) if self.ids else 0.0
 
 
-def tokenize(tokenizer, text: str) -> TokenizedText:
+def tokenize(tokenizer: AnyTokenizer, text: str) -> TokenizedText:
     """Cut ``text`` into tokens with ``tokenizer`` (no special tokens added) (chapter 2)."""
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
@@ -128,7 +135,7 @@ def tokenize(tokenizer, text: str) -> TokenizedText:
     return TokenizedText(text=text, tokens=tokens, ids=ids)
 
 
-def compression_ratio(tokenizer, texts: Sequence[str]) -> float:
+def compression_ratio(tokenizer: AnyTokenizer, texts: Sequence[str]) -> float:
     """Characters per token over a list of texts: ``sum(len(t)) / sum(n_tokens(t))`` (chapter 2)."""
     if isinstance(texts, str) or not texts:
         raise ValueError("texts must be a non-empty sequence of strings (not a single string)")
@@ -138,7 +145,9 @@ def compression_ratio(tokenizer, texts: Sequence[str]) -> float:
     return sum(len(text) for text in texts) / tokens
 
 
-def compare_tokenizers(tokenizers: Mapping[str, object], texts: Sequence[str]) -> list[dict]:
+def compare_tokenizers(
+    tokenizers: Mapping[str, AnyTokenizer], texts: Sequence[str]
+) -> list[dict]:
     """One row per (tokenizer, text): ``name, text, chars, tokens, chars_per_token`` (chapter 2)."""
     if not tokenizers:
         raise ValueError("tokenizers must map at least one name to a tokenizer")
@@ -178,7 +187,9 @@ def _check_messages(messages: Sequence[Mapping[str, str]]) -> None:
 
 
 def render_chat(
-    tokenizer, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True
+    tokenizer: PreTrainedTokenizerBase,
+    messages: Sequence[Mapping[str, str]],
+    add_generation_prompt: bool = True,
 ) -> RenderedChat:
     """Render ``messages`` through the tokenizer's chat template (chapter 2).
 

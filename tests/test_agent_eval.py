@@ -19,8 +19,19 @@ from companion.agent import (
     evaluate_agent,
     unit_converter_tool,
 )
-from companion.agent.evaluation import answer_matches, normalize, numbers_in, parse_number
-from companion.agent.smolagents_bridge import LocalModel, export_tool, tool_spec
+from companion.agent.evaluation import (
+    answer_matches,
+    gold_number,
+    normalize,
+    numbers_in,
+    parse_number,
+)
+from companion.agent.smolagents_bridge import (
+    LocalModel,
+    SmolagentsRunner,
+    export_tool,
+    tool_spec,
+)
 from companion.agent.tools import format_number
 from companion.toolcall import format_call
 
@@ -43,6 +54,9 @@ from companion.toolcall import format_call
         ("Hugging Face's transformers", "hugging face", True),
         ("Zürich", "Zurich", True),
         ("Google Brain", "Google Research", False),
+        ("748.14 cups", "748.1352523 cup", True),  # a number with a unit is a number
+        ("775,000 mL", "775000 mL", True),
+        ("The year was 2017", "2017", True),
     ],
 )
 def test_answer_check_is_tolerant_for_numbers_and_names(predicted, expected, ok):
@@ -58,6 +72,8 @@ def test_a_number_matches_its_canonical_text_and_not_a_value_five_percent_off(x)
 def test_number_parsing_helpers():
     assert parse_number(" 1,234.5 ") == 1234.5
     assert parse_number("12 km") is None
+    assert gold_number("12 km") == 12.0 and gold_number("GPT-2") is None
+    assert gold_number("12km") is None and gold_number("2 to 3") is None
     assert numbers_in("5 mi = 8.04672 km, 1e3") == [5.0, 8.04672, 1000.0]
     assert normalize("  Vaswani, A.  ") == "vaswani a"
 
@@ -144,6 +160,21 @@ def test_tool_calling_agent_runs_our_tools_through_the_model_wrapper():
     roles = [m["role"] for m in llm.seen[1]]
     assert roles[:2] == ["system", "user"] and "tool-call" not in roles
     assert "84" in llm.seen[1][-1]["content"]  # the observation came back
+
+
+def test_smolagents_runs_are_scored_like_ours():
+    llm = ScriptedLLM(["no json here", ("calculator", {"expression": "12 * 7"}),
+                       ("final_answer", {"answer": "84"})])
+    agent = smolagents.ToolCallingAgent(
+        tools=[export_tool(calculator_tool())], model=LocalModel(llm), max_steps=4,
+        verbosity_level=-1,
+    )
+    result = SmolagentsRunner(agent).run("What is 12 times 7?")
+    assert (result.answer, result.stopped_because) == ("84", "final_answer")
+    assert [s.error_kind for s in result.steps] == ["parse", None, None]
+    assert [s.call.name if s.call else None for s in result.steps] == [
+        None, "calculator", "final_answer"]
+    assert result.steps[1].observation == "84"
 
 
 def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():

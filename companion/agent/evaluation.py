@@ -4,8 +4,10 @@ A task is a mapping (or object) with ``task`` (the question), ``answer`` (the go
 optionally ``id``. A run succeeds when it stopped with a final answer that :func:`answer_matches`
 the gold answer:
 
-- a numeric gold answer matches when the *last* number in the prediction is within a relative
-  tolerance, ``|p - g| <= rel_tol * max(|p|, |g|)`` (thousands separators are ignored);
+- a numeric gold answer (a number, perhaps followed by a unit: ``"748.1352523 cup"``) matches
+  when the *last* number in the prediction is within a relative tolerance,
+  ``|p - g| <= rel_tol * max(|p|, |g|)`` (thousands separators are ignored; the unit is not
+  checked, since the question names it);
 - any other gold answer matches when its normalised words (lower case, punctuation dropped) appear
   as a contiguous run in the prediction's normalised words.
 """
@@ -34,6 +36,15 @@ def parse_number(text: str) -> float | None:
     return float(match.group().replace(",", "")) if match else None
 
 
+def gold_number(text: str) -> float | None:
+    """The number of a numeric gold answer, alone or before a unit (``"775000 mL"``), else None."""
+    match = NUMBER.match(text.strip())
+    if match is None or any(c.isdigit() for c in text.strip()[match.end() :]):
+        return None
+    rest = text.strip()[match.end() :]
+    return float(match.group().replace(",", "")) if not rest or rest[0].isspace() else None
+
+
 def numbers_in(text: str) -> list[float]:
     """Every number written in ``text``, in order (``"5 mi = 8.05 km"`` -> [5.0, 8.05])."""
     return [float(m.group().replace(",", "")) for m in NUMBER.finditer(text)]
@@ -50,7 +61,7 @@ def answer_matches(predicted: str, expected: str, rel_tol: float = 1e-2) -> bool
     """The tolerant answer check of the module docstring (numbers: relative tolerance)."""
     if rel_tol < 0:
         raise ValueError(f"rel_tol={rel_tol}; expected a non-negative tolerance")
-    gold = parse_number(str(expected))
+    gold = gold_number(str(expected))
     if gold is not None:
         found = numbers_in(predicted)
         return bool(found) and math.isclose(found[-1], gold, rel_tol=rel_tol, abs_tol=1e-9)

@@ -13,13 +13,17 @@ the prompt, not a different model:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import smolagents
+from smolagents.memory import ActionStep
 from smolagents.models import ChatMessage, MessageRole, TokenUsage
 
 from companion.agent.llm import LLM
+from companion.agent.loop import AgentResult, Step
 from companion.agent.tools import Tool, ToolArgumentError
+from companion.toolcall import ToolCall
 
 # smolagents' input types that our JSON-schema tools (and the call grammar) also know
 _OUR_TYPES = {"string", "integer", "number", "boolean"}
@@ -119,3 +123,58 @@ class LocalModel(smolagents.Model):
             output_tokens=stats.new_tokens if stats else 0,
         )
         return ChatMessage(role=MessageRole.ASSISTANT, content=text, token_usage=usage)
+
+
+def _error_kind(error: Exception) -> str:
+    """Our step-error kind for a smolagents error (see :data:`companion.agent.loop.ERROR_KINDS`)."""
+    from smolagents.utils import AgentParsingError, AgentToolCallError, AgentToolExecutionError
+
+    if isinstance(error, AgentToolExecutionError):
+        return "execution"
+    if isinstance(error, AgentToolCallError):
+        return "arguments"
+    if isinstance(error, AgentParsingError):
+        return "parse"
+    return "unknown_tool" if "unknown tool" in str(error).lower() else "parse"
+
+
+class SmolagentsRunner:
+    """``run(task) -> AgentResult`` for a smolagents agent, so :func:`evaluate_agent` can score it.
+
+    Each smolagents ``ActionStep`` becomes one of our :class:`~companion.agent.loop.Step` records
+    (its model output, its first tool call, its observation or error).
+    """
+
+    def __init__(self, agent: smolagents.MultiStepAgent) -> None:
+        self.agent = agent
+
+    def run(self, task: str) -> AgentResult:
+        start = time.perf_counter()
+        answer = self.agent.run(task)
+        steps = []
+        action_steps = [s for s in self.agent.memory.steps if isinstance(s, ActionStep)]
+        for s in action_steps:
+            call = None
+            if s.tool_calls:
+                args = s.tool_calls[0].arguments
+                call = ToolCall(s.tool_calls[0].name, args if isinstance(args, dict) else {})
+            error = s.error
+            steps.append(
+                Step(
+                    index=s.step_number,
+                    raw=str(s.model_output or ""),
+                    call=call,
+                    observation=str(s.observations or ""),
+                    duration_s=s.timing.duration or 0.0,
+                    error=str(error) if error else None,
+                    error_kind=_error_kind(error) if error else None,
+                )
+            )
+        final = bool(action_steps) and action_steps[-1].is_final_answer
+        return AgentResult(
+            task,
+            str(answer) if final else "",
+            steps,
+            "final_answer" if final else "max_steps",
+            time.perf_counter() - start,
+        )

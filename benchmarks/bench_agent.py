@@ -1,0 +1,177 @@
+"""Agent benchmarks (chapter 7): the cost of constrained decoding, and the full agent evaluation.
+
+``run()`` (for ``benchmarks/run.py``, under a minute) measures what the tool-call logits processor
+adds per generated token, against one SmolLM2 decoding step measured in the same run.
+
+``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the five configurations of the
+chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
+chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (chapter 5's
+adapter) unconstrained and constrained, and smolagents' ``ToolCallingAgent`` driving the default
+model through :class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the
+adapter are skipped, and say so in the file, when it is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "data" / "agent_eval.json"
+CONFIGS = (
+    "base_unconstrained",
+    "base_constrained",
+    "finetuned_unconstrained",
+    "finetuned_constrained",
+    "smolagents",
+)
+
+
+def _processor_ms_per_token(tokenizer, steps: int = 60) -> float:
+    """Mean milliseconds the processor spends per token on a random walk through the grammar."""
+    from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
+    from companion.agent.tools import default_tools
+
+    grammar = ToolCallGrammar([t.spec() for t in default_tools()], max_string_chars=48)
+    table = token_table(tokenizer)
+    generator = torch.Generator().manual_seed(0)
+    total, count = 0.0, 0
+    while count < steps:
+        proc = ToolCallLogitsProcessor(grammar, table, 0, [2], max_new_tokens=96)
+        ids: list[int] = []
+        for _ in range(96):
+            scores = torch.randn(1, len(tokenizer), generator=generator)
+            start = time.perf_counter()
+            out = proc(torch.tensor([ids], dtype=torch.long).reshape(1, -1), scores)
+            total += time.perf_counter() - start
+            count += 1
+            token = int(out.argmax())
+            if token == 2:
+                break
+            ids.append(token)
+    return 1e3 * total / count
+
+
+@torch.no_grad()
+def _decode_ms_per_token(model, tokenizer, steps: int = 20) -> float:
+    """Median milliseconds of one SmolLM2 decoding step with a KV cache (prompt of ~200 tokens)."""
+    ids = tokenizer("word " * 200, return_tensors="pt")["input_ids"]
+    out = model(ids, use_cache=True)
+    cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        out = model(token, past_key_values=cache, use_cache=True)
+        times.append(time.perf_counter() - start)
+        cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    return 1e3 * statistics.median(times)
+
+
+def run() -> list[dict]:
+    """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step."""
+    from companion.agent.constrained import token_table
+    from companion.models import load_smollm2
+
+    model, tokenizer = load_smollm2()
+    start = time.perf_counter()
+    token_table(tokenizer)
+    table_s = time.perf_counter() - start
+    proc_ms = _processor_ms_per_token(tokenizer)
+    step_ms = _decode_ms_per_token(model, tokenizer)
+    return [
+        {"name": "agent: decode step, SmolLM2-135M", "value": step_ms, "unit": "ms/token",
+         "reference": "-", "ratio": None},
+        {"name": "agent: tool-call constraint", "value": proc_ms, "unit": "ms/token",
+         "reference": "SmolLM2 decode step", "ratio": proc_ms / step_ms},
+        {"name": "agent: token table (once per tokenizer)", "value": table_s, "unit": "s",
+         "reference": "-", "ratio": None},
+    ]
+
+
+def load_tasks(split: str = "test", limit: int | None = None) -> list[dict]:
+    """The tool-use tasks of one split (id, task, answer, tool), in file order."""
+    path = ROOT / "data" / "tooluse" / f"{split}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    tasks = [{k: r[k] for k in ("id", "task", "answer", "tool")} for r in rows]
+    return tasks[:limit] if limit else tasks
+
+
+def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
+    """The agent (or smolagents runner) of one named configuration."""
+    from companion import finetune
+    from companion.agent import Agent, TransformersLLM, default_tools
+    from companion.models import load_smollm2
+
+    if config not in CONFIGS:
+        raise ValueError(f"unknown configuration {config!r}; expected one of {CONFIGS}")
+    have_adapter = (finetune.ADAPTER_DIR / "adapter_config.json").is_file()
+    tuned = config.startswith("finetuned") or (config == "smolagents" and have_adapter)
+    if tuned and not have_adapter:
+        raise FileNotFoundError("no fine-tuned adapter installed in data/adapters")
+    model, tokenizer = finetune.load_finetuned() if tuned else load_smollm2()
+    constrained = config.endswith("_constrained") or config == "smolagents"
+    llm = TransformersLLM(model, tokenizer, constrained=constrained)
+    if config != "smolagents":
+        return Agent(llm, default_tools(), max_steps=max_steps, time_budget_s=time_budget_s)
+    import smolagents
+
+    from companion.agent.smolagents_bridge import LocalModel, SmolagentsRunner, export_tool
+
+    agent = smolagents.ToolCallingAgent(
+        tools=[export_tool(t) for t in default_tools()], model=LocalModel(llm),
+        max_steps=max_steps, verbosity_level=0,
+    )
+    return SmolagentsRunner(agent)
+
+
+def evaluate(configs: list[str], limit: int | None, time_budget_s: float = 60.0) -> dict:
+    """Evaluate each configuration on the test split; skip those whose model is missing."""
+    from companion.agent import evaluate_agent
+
+    tasks = load_tasks("test", limit)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for config in configs:
+        try:
+            agent = make_agent(config, time_budget_s=time_budget_s)
+        except FileNotFoundError as err:
+            results[config] = {"skipped": str(err)}
+            continue
+        start = time.perf_counter()
+        report = evaluate_agent(
+            agent, tasks,
+            on_result=lambda t, r, c=config: print(
+                f"{c} {t['id']} {r.stopped_because} {r.answer!r}", file=sys.stderr
+            ),
+        )
+        results[config] = {
+            **report.summary(),
+            "seconds": time.perf_counter() - start,
+            "time_budget_s": time_budget_s,
+            "tasks": report.table.drop(columns=["task"]).to_dict(orient="records"),
+        }
+        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["evaluate", "speed"])
+    parser.add_argument("--limit", type=int, default=None, help="first N test tasks only")
+    parser.add_argument("--time-budget", type=float, default=60.0, help="seconds per task")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    args = parser.parse_args()
+    if args.command == "speed":
+        for row in run():
+            print(row)
+    else:
+        evaluate(args.configs, args.limit, args.time_budget)
+
+
+if __name__ == "__main__":
+    main()

@@ -48,8 +48,8 @@ def run() -> list[dict]:
     n = NEW_TOKENS
     eos = {"eos_token_id": -1}  # never stop early: every run makes exactly n tokens
     with torch.no_grad():
-        hf_rate, hf_out = tokens_per_second(
-            lambda: model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False), n)
+        hf_rate, hf_out = tokens_per_second(lambda: model.generate(
+            ids, max_new_tokens=n, do_sample=False, pad_token_id=0, **eos), n)
         our_rate, our_out = tokens_per_second(lambda: ours.generate(ids, n, **eos), n)
         slow_rate, _ = tokens_per_second(lambda: ours.generate(ids, n, use_cache=False, **eos), n)
     if not torch.equal(hf_out, our_out):

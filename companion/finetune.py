@@ -572,11 +572,11 @@ def _number(value: Any) -> float | None:
 
 
 def same_value(predicted: Any, gold: Any) -> bool:
-    """Argument equality: numbers numerically (``isclose``, rel. 1e-6), text ignoring case and
+    """Argument equality: numbers numerically (``isclose``, rel. 1e-9), text ignoring case and
     white space, anything else with ``==`` (ch. 5)."""
     a, b = _number(predicted), _number(gold)
     if a is not None and b is not None:
-        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
     if isinstance(predicted, str) and isinstance(gold, str):
         return "".join(predicted.split()).casefold() == "".join(gold.split()).casefold()
     return predicted == gold
@@ -600,33 +600,52 @@ def first_call_prompt(messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str
     raise ValueError(f"no assistant turn in a conversation with roles {roles}")
 
 
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of token lists, leaving one token to each."""
+    n = min(len(r) for r in rows) - 1
+    for i in range(max(n, 0)):
+        if any(r[i] != rows[0][i] for r in rows):
+            return i
+    return max(n, 0)
+
+
 @torch.no_grad()
 def generate_replies(
     model, tokenizer, prompts: Sequence[Sequence[dict[str, str]]],
-    max_new_tokens: int = 64, batch_size: int = 16,
+    max_new_tokens: int = 64, batch_size: int = 16, min_prefix: int = 16,
 ) -> list[str]:
-    """Greedy assistant replies to chat prompts, batched with left padding (ch. 5)."""
+    """Greedy assistant replies to chat prompts, batched (ch. 5).
+
+    The prompt prefix that a batch shares (the system prompt) is run once and its KV cache
+    repeated across rows; each row's own tokens follow, left-padded to a common length (the
+    padding sits between the shared prefix and the row, masked out). Replies end at
+    ``<|im_end|>`` or after ``max_new_tokens`` tokens.
+    """
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size!r}, "
                          f"{max_new_tokens!r}")
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # generation appends on the right, so pad on the left
     device = next(model.parameters()).device
+    eot = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    encoded = [_render(tokenizer, p, generation_prompt=True) for p in prompts]
     replies: list[str] = []
-    try:
-        for i in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(list(p), tokenize=False,
-                                                   add_generation_prompt=True)
-                     for p in prompts[i : i + batch_size]]
-            batch = tokenizer(texts, return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(device)
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.convert_tokens_to_ids(END_OF_TURN))
-            new = out[:, batch["input_ids"].shape[1]:]
-            replies += tokenizer.batch_decode(new, skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
+    for i in range(0, len(encoded), batch_size):
+        rows = encoded[i : i + batch_size]
+        p = _common_prefix(rows) if len(rows) > 1 else 0
+        p = p if p >= min_prefix else 0
+        width = max(len(r) - p for r in rows)
+        ids = [r[:p] + [tokenizer.pad_token_id] * (width - len(r) + p) + r[p:] for r in rows]
+        mask = [[1] * p + [0] * (width - len(r) + p) + [1] * (len(r) - p) for r in rows]
+        ids_t = torch.tensor(ids, device=device)
+        mask_t = torch.tensor(mask, device=device)
+        kwargs: dict[str, Any] = {}
+        if p:
+            cache = model(input_ids=ids_t[:1, :p], use_cache=True).cache
+            cache.batch_repeat_interleave(len(rows))
+            kwargs["cache"] = cache
+        out = model.generate(input_ids=ids_t, attention_mask=mask_t, max_new_tokens=max_new_tokens,
+                             do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=eot, **kwargs)
+        replies += tokenizer.batch_decode(out[:, ids_t.shape[1]:], skip_special_tokens=True)
     return replies
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from IPython.core.interactiveshell import InteractiveShell
 
 from companion import assignments as A
@@ -90,6 +92,22 @@ def test_book_student_notebooks_are_generated_from_the_current_sources(name):
     fresh = A.build_notebook(A.load_assignment(name), "student")
     assert [(c.cell_type, c.source) for c in stored.cells] == [
         (c.cell_type, c.source) for c in fresh.cells]
+
+
+@given(st.data())
+def test_score_is_points_times_the_fraction_of_checks_passed(data):
+    assignment = A.load_assignment("ch03_attention")
+    checks = assignment.checks
+    passed = data.draw(st.lists(st.booleans(), min_size=len(checks), max_size=len(checks)))
+    reached = data.draw(st.lists(st.booleans(), min_size=len(checks), max_size=len(checks)))
+    events = [{"question": c.question, "index": c.index, "passed": p}
+              for c, p, r in zip(checks, passed, reached, strict=True) if r]
+    scores = A.score(assignment, events)
+    for name, question in assignment.questions.items():
+        mine = [p and r for c, p, r in zip(checks, passed, reached, strict=True)
+                if c.question == name]
+        assert scores[name] == round(question.points * sum(mine) / len(mine), 2)
+        assert 0 <= scores[name] <= question.points
 
 
 def test_stub_replaces_each_block_by_its_stub_lines_or_not_implemented():

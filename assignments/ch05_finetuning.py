@@ -29,12 +29,18 @@ tiny = LlamaForCausalLM(LlamaConfig(
 # %% [markdown] question=build_example points=3
 # ## Exercise 1: one example, one sequence (3 points)
 #
-# The source document tokenises prompts and answers separately and uses the answer tokens as
-# labels of the prompt, so label $t$ no longer belongs to position $t$. A causal LM needs **one**
-# sequence: `input_ids = prompt + answer + [EOS]`, with `labels` equal to the ids on the answer
-# and the closing `EOS` (so the model learns to stop) and `-100` on the prompt. The model shifts
-# the labels itself. Write `build_example(prompt_ids, answer_ids)` returning a dict of three
-# equal-length lists: `input_ids`, `attention_mask` (all 1) and `labels`.
+# ```{admonition} Correction to the source document
+# Its `preprocess` tokenises the input texts and the output texts separately and returns the
+# output tokens as the labels: label $t$ then comes from another sequence than position $t$ (the
+# two do not even have the same length), and padded label positions are not set to -100, so
+# padding would enter the loss.
+# ```
+#
+# A causal LM needs **one** sequence: `input_ids = prompt + answer + [EOS]`, with `labels` equal
+# to the ids on the answer and the closing `EOS` (so the model learns to stop) and `-100` on the
+# prompt. The model shifts the labels itself. Write `build_example(prompt_ids, answer_ids)`
+# returning a dict of three equal-length lists: `input_ids`, `attention_mask` (all 1) and
+# `labels`.
 
 # %% solution
 def build_example(prompt_ids: list[int], answer_ids: list[int]) -> dict[str, list[int]]:

@@ -77,6 +77,28 @@ def _check_pairs(predictions: object, references: object) -> tuple[list[str], li
 
 # --- perplexity ---------------------------------------------------------------------------------
 
+WINDOW_BATCH_TOKENS = 1024  # tokens per forward pass when a long text is cut into windows
+
+
+def _windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int, int]]:
+    """Sliding windows ``(begin, end, first_target)`` over ``n_tokens`` tokens.
+
+    Window k reads tokens ``[k * stride, k * stride + max_length)`` and scores those from
+    ``first_target`` on: the ones no earlier window scored (the very first token is never scored,
+    having no context). The last window ends at the last token.
+    """
+    windows, prev_end = [], 0
+    for begin in range(0, n_tokens, stride):
+        end = min(begin + max_length, n_tokens)
+        first_target = max(prev_end, begin + 1)  # a target needs one token of context
+        if first_target < end:
+            windows.append((begin, end, first_target))
+        prev_end = end
+        if end == n_tokens:
+            break
+    return windows
+
+
 
 def perplexity(
     model: torch.nn.Module,
@@ -116,21 +138,22 @@ def perplexity(
     with torch.no_grad():
         for text in texts:
             ids = tokenizer(text, return_tensors="pt")["input_ids"][0].to(device)
-            prev_end = 0  # tokens before prev_end are already scored (or are the first token)
-            for begin in range(0, len(ids), stride):
-                end = min(begin + max_length, len(ids))
-                first_target = max(prev_end, begin + 1)  # a target needs one token of context
-                if first_target < end:
-                    logits = model(input_ids=ids[begin:end].unsqueeze(0)).logits[0].float()
-                    # logits at window position j predict token begin + j + 1
-                    predicting = logits[first_target - begin - 1 : end - begin - 1]
-                    logprobs = torch.log_softmax(predicting, dim=-1)
-                    targets = ids[first_target:end]
-                    nll_sum -= logprobs.gather(1, targets.unsqueeze(1)).sum().item()
-                    n_scored += end - first_target
-                prev_end = end
-                if end == len(ids):
-                    break
+            # windows of equal length go through the model together, a batch at a time
+            by_length: dict[int, list[tuple[int, int, int]]] = {}
+            for window in _windows(len(ids), max_length, stride):
+                by_length.setdefault(window[1] - window[0], []).append(window)
+            for length, group in by_length.items():
+                rows = max(1, WINDOW_BATCH_TOKENS // length)
+                for i in range(0, len(group), rows):
+                    chunk = group[i : i + rows]
+                    batch = torch.stack([ids[begin:end] for begin, end, _ in chunk])
+                    logits = model(input_ids=batch).logits
+                    for row, (begin, end, first) in enumerate(chunk):
+                        # logits at window position j predict token begin + j + 1
+                        predicting = logits[row, first - begin - 1 : end - begin - 1].float()
+                        logprobs = torch.log_softmax(predicting, dim=-1)
+                        nll_sum -= logprobs.gather(1, ids[first:end, None]).sum().item()
+                        n_scored += end - first
     if n_scored == 0:
         raise ValueError("no token to score: every text has fewer than two tokens")
     return math.exp(nll_sum / n_scored)

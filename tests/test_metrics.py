@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import sacrebleu
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rouge_score.rouge_scorer import RougeScorer
 from sklearn.metrics import cohen_kappa_score
@@ -335,11 +335,12 @@ TEXT = "Evaluation asks how well a model predicts text it has not seen. " * 8  #
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.sampled_from(WORDS), min_size=2, max_size=30).map(" ".join),
+@given(st.lists(st.sampled_from(WORDS), min_size=2, max_size=20).map(" ".join),
        st.integers(1, 48))
 def test_perplexity_of_a_text_that_fits_is_exp_of_the_lm_loss_for_any_stride(tiny_lm, text, stride):
     model, tokenizer = tiny_lm
     ids = _ids(tokenizer, text)
+    assume(ids.shape[1] <= 48)  # the claim is about texts that fit in one window
     expected = math.exp(_direct(model, ids))
     assert perplexity(model, tokenizer, [text], max_length=48, stride=stride) == pytest.approx(
         expected, rel=1e-5

@@ -284,6 +284,8 @@ def build_notebook(assignment: Assignment, version: str) -> nbformat.NotebookNod
             cells.append(nbformat.v4.new_code_cell(code, metadata={"tags": ["answer"]}))
         elif cell.kind == "public" or version == "solution":
             cells.append(_check_cell(cell.question, cell.source, cell.kind == "hidden"))
+    for i, cell in enumerate(cells):  # stable ids: regenerating leaves an unchanged file alone
+        cell.id = f"{assignment.name}-{i:02d}".replace("_", "-")
     nb.cells = cells
     return nb
 

@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: book test setup models lint unit nbval bench lab clean check-site vendor browser
+.PHONY: book test setup models lint unit nbval bench lab clean check-site vendor browser assignments
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: setup lint unit nbval
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# Regenerate the student notebooks shown in the book from the sources in assignments/.
+assignments: setup
+	$(PY) -m companion.assignments student
 
 # The "Launch in local JupyterLab" button on each chapter page opens this server.
 lab: setup

@@ -1,14 +1,14 @@
 """The %%gpu cell magic inside a real IPython shell: skipped visibly, or run."""
 
 import pytest
-from IPython.testing.globalipapp import get_ipython
+from IPython.core.interactiveshell import InteractiveShell
 
 from companion import config
 
 
 @pytest.fixture(scope="module")
 def shell():
-    ip = get_ipython()
+    ip = InteractiveShell.instance()  # the session's shell, if another test made one already
     ip.run_line_magic("load_ext", "companion.notebook")
     return ip
 

@@ -37,7 +37,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="session")
 def smollm2():
-    """SmolLM2-135M-Instruct ``(model, tokenizer)`` in float32, eval mode (shared: do not mutate)."""
+    """SmolLM2-135M-Instruct ``(model, tokenizer)``, float32, eval mode (shared: do not mutate)."""
     from companion.models import load_smollm2
 
     return load_smollm2()

@@ -64,7 +64,7 @@ def test_page_renders_cleanly(page, site_url, name):
     assert not broken_images, f"images that did not load: {broken_images}"
 
     if page.locator(".math").count():
-        page.wait_for_selector("mjx-container", timeout=15_000)
+        page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
         unrendered = page.evaluate(
             "() => Array.from(document.querySelectorAll('.math'))"
             ".filter(el => !el.querySelector('mjx-container')).length")

@@ -201,18 +201,18 @@ class ModelCard:
 
 
 def describe(model, name: str) -> ModelCard:
-    """Summarise a transformers model: class, family, parameter count and shape numbers."""
+    """Summarise a transformers model: class, family, parameter count and shape numbers.
+
+    The family is measured, not guessed from the class name: see
+    :func:`companion.anatomy.architecture_family`.
+    """
+    from companion.anatomy import architecture_family
+
     cfg = model.config
-    if getattr(cfg, "is_encoder_decoder", False):
-        family = "encoder-decoder"
-    elif getattr(cfg, "is_decoder", False) or type(model).__name__.endswith("ForCausalLM"):
-        family = "decoder-only"
-    else:
-        family = "encoder-only"
     return ModelCard(
         name=name,
         architecture=type(model).__name__,
-        family=family,
+        family=architecture_family(model),
         parameters=model.num_parameters(),
         layers=cfg.num_hidden_layers,
         hidden_size=cfg.hidden_size,

@@ -123,13 +123,16 @@ def rope_cos_sin(
     """Rotary angles ``p * theta^(-2i/d)``, duplicated to width ``d``, as ``(cos, sin)`` (ch. 3).
 
     ``positions`` is ``(T,)`` or ``(batch, T)``; the outputs are ``positions.shape + (head_dim,)``.
+    The angles are computed in float32, as transformers does, or in ``dtype`` when it is wider
+    (float64 keeps the relative-position identity exact to ~1e-12 even at large positions).
     """
     if head_dim <= 0 or head_dim % 2:
         raise ValueError(f"head_dim must be a positive even number, got {head_dim}")
+    work = torch.promote_types(torch.float32, dtype)
     inv_freq = 1.0 / theta ** (
-        torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim
+        torch.arange(0, head_dim, 2, dtype=work, device=positions.device) / head_dim
     )
-    angles = positions[..., None].float() * inv_freq
+    angles = positions[..., None].to(work) * inv_freq
     angles = torch.cat((angles, angles), dim=-1)
     return angles.cos().to(dtype), angles.sin().to(dtype)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -167,6 +167,7 @@ def test_rope_matches_transformers_llama(theta):
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 500), st.integers(0, 500), st.integers(0, 500))
+@example(484, 220, 1)  # float32 angles broke the identity here by 1.2e-4 (CI, stop 11)
 def test_rope_scores_depend_only_on_relative_position(i, j, shift):
     gen = torch.Generator().manual_seed(i + 7 * j)
     q, k = torch.randn(1, 32, generator=gen).double(), torch.randn(1, 32, generator=gen).double()
@@ -176,7 +177,7 @@ def test_rope_scores_depend_only_on_relative_position(i, j, shift):
         ck, sk = rope_cos_sin(torch.tensor([pk]), 32, dtype=torch.float64)
         return (apply_rotary(q, cq, sq) @ apply_rotary(k, ck, sk).T).item()
 
-    assert score(i, j) == pytest.approx(score(i + shift, j + shift), abs=1e-4)
+    assert score(i, j) == pytest.approx(score(i + shift, j + shift), abs=1e-9)
 
 
 def test_rope_rejects_odd_head_dim():

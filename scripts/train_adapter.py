@@ -4,11 +4,10 @@ One command, fixed seed::
 
     python scripts/train_adapter.py
 
-The defaults are the run that produced the shipped adapter. They are sized for a budget of about
-half an hour on two CPU cores *shared with other jobs* (one torch thread, which beats two when the
-cores are contended): 40 steps of 4 conversations, 160 conversations in all, cut at 384 tokens.
-The full recipe, one epoch over all 3000 conversations at 768 tokens, is what the chapter's
-``gpu`` profile trains (``--max-steps -1 --train-limit 0 --batch-size 8 --max-length 768``).
+The defaults are the run that produced the shipped adapter: one epoch over all 3000 training
+conversations, 8 per step, cut at 768 tokens, on two CPU threads (about 45 minutes on the book's
+2-core machine). ``--train-limit`` and ``--max-steps`` make a shorter run; ``--threads 1`` beats
+two when the cores are shared with other jobs.
 
 It fine-tunes LoRA adapters on ``data/tooluse/train.jsonl`` with ``Trainer`` (the recipe is
 :class:`companion.finetune.FinetuneConfig` plus the options below), then measures base and
@@ -40,17 +39,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="runs/smollm2-toolcall")
     parser.add_argument("--adapter-dir", default=str(ft.ADAPTER_DIR))
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--max-steps", type=int, default=40, help="overrides --epochs if > 0")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--max-length", type=int, default=384)
-    parser.add_argument("--eval-steps", type=int, default=20, help="also the checkpoint interval")
+    parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs if > 0")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--max-length", type=int, default=768)
+    parser.add_argument("--eval-steps", type=int, default=75, help="also the checkpoint interval")
     parser.add_argument("--eval-limit", type=int, default=12,
                         help="validation conversations for the eval loss during training")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (1 beats 2 on a CPU shared with other jobs)")
-    parser.add_argument("--train-limit", type=int, default=160,
-                        help="first N training conversations (the file is shuffled)")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="first N training conversations (the file is shuffled); 0: all")
     parser.add_argument("--eval-records", type=int, default=48,
                         help="validation conversations for accuracy and perplexity")
     parser.add_argument("--seed", type=int, default=0)

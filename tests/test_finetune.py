@@ -394,3 +394,30 @@ def test_shared_prefix_length_is_the_longest_common_real_prefix():
     assert ft.shared_prefix_length(ids, mask) == 3
     assert ft.shared_prefix_length(ids[[0, 2]], mask[[0, 2]]) == 3  # a row must keep a token
     assert ft.shared_prefix_length(ids[:1], mask[:1]) == 3
+
+
+def test_labelled_token_loss_equals_the_model_loss_and_its_gradients(tokenizer):
+    """Projecting only the labelled positions changes neither the loss nor any gradient."""
+    from peft import get_peft_model
+
+    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    batch = ft.ChatCollator(tokenizer.pad_token_id)(  # rows of different lengths: padding
+        [ft.tokenize_conversation(r["messages"], tokenizer) for r in RECORDS[1:4]])
+    assert (batch["attention_mask"] == 0).any() and (batch["labels"] == -100).float().mean() > 0.3
+
+    def loss_and_grads(fn):
+        model.zero_grad()
+        loss = fn()
+        loss.backward()
+        return loss.detach(), {n: q.grad.clone() for n, q in model.named_parameters()
+                               if q.requires_grad}
+
+    plain, g_plain = loss_and_grads(lambda: model(**batch).loss)
+    ours, g_ours = loss_and_grads(lambda: ft.labelled_token_loss(model, **batch).loss)
+    torch.testing.assert_close(ours, plain)
+    for name in g_plain:
+        torch.testing.assert_close(g_ours[name], g_plain[name], atol=1e-6, rtol=1e-4)

@@ -360,6 +360,15 @@ def test_accelerate_launch_trains_with_two_gloo_processes_in_lockstep(data_dir, 
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
 
 
+def loss_and_grads(model, fn) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss ``fn()`` returns and the gradient it puts on each trainable parameter."""
+    model.zero_grad()
+    loss = fn()
+    loss.backward()
+    return loss.detach(), {n: q.grad.clone() for n, q in model.named_parameters()
+                           if q.requires_grad}
+
+
 def test_shared_prefix_loss_equals_the_plain_loss_and_its_gradients(tokenizer):
     from peft import get_peft_model
 
@@ -374,15 +383,8 @@ def test_shared_prefix_loss_equals_the_plain_loss_and_its_gradients(tokenizer):
     p = ft.shared_prefix_length(batch["input_ids"], batch["attention_mask"])
     assert p >= system_tokens  # the whole system prompt (and the next turn's header) is shared
 
-    def loss_and_grads(fn):
-        model.zero_grad()
-        loss = fn()
-        loss.backward()
-        return loss.detach(), {n: q.grad.clone() for n, q in model.named_parameters()
-                               if q.requires_grad}
-
-    plain, g_plain = loss_and_grads(lambda: model(**batch).loss)
-    shared, g_shared = loss_and_grads(lambda: ft.shared_prefix_loss(model, batch).loss)
+    plain, g_plain = loss_and_grads(model, lambda: model(**batch).loss)
+    shared, g_shared = loss_and_grads(model, lambda: ft.shared_prefix_loss(model, batch).loss)
     assert torch.allclose(plain, shared, atol=1e-6)
     for name in g_plain:
         assert torch.allclose(g_plain[name], g_shared[name], atol=1e-6, rtol=1e-4), name
@@ -409,15 +411,8 @@ def test_labelled_token_loss_equals_the_model_loss_and_its_gradients(tokenizer):
         [ft.tokenize_conversation(r["messages"], tokenizer) for r in RECORDS[1:4]])
     assert (batch["attention_mask"] == 0).any() and (batch["labels"] == -100).float().mean() > 0.3
 
-    def loss_and_grads(fn):
-        model.zero_grad()
-        loss = fn()
-        loss.backward()
-        return loss.detach(), {n: q.grad.clone() for n, q in model.named_parameters()
-                               if q.requires_grad}
-
-    plain, g_plain = loss_and_grads(lambda: model(**batch).loss)
-    ours, g_ours = loss_and_grads(lambda: ft.labelled_token_loss(model, **batch).loss)
+    plain, g_plain = loss_and_grads(model, lambda: model(**batch).loss)
+    ours, g_ours = loss_and_grads(model, lambda: ft.labelled_token_loss(model, **batch).loss)
     torch.testing.assert_close(ours, plain)
     for name in g_plain:
         torch.testing.assert_close(g_ours[name], g_plain[name], atol=1e-6, rtol=1e-4)

@@ -1,0 +1,83 @@
+"""Evaluate base and fine-tuned SmolLM2 on the held-out split; write ``data/heldout_eval.json``.
+
+::
+
+    python scripts/evaluate_heldout.py [--split test] [--limit N]
+
+For each conversation of ``data/tooluse/<split>.jsonl`` and each model (the base
+SmolLM2-135M-Instruct, then the same weights with the shipped adapter of chapter 5 merged in), it
+records the measurements of :func:`companion.heldout.evaluate_heldout`: first tool-call exact
+match, final-answer F1, and the NLL of the gold assistant tokens. Chapter 6 reads the file and
+puts bootstrap intervals on the three corpus numbers. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from companion import finetune as ft
+from companion.heldout import evaluate_heldout, summarize
+
+OUTPUT = ft.REPO_ROOT / "data" / "heldout_eval.json"
+
+
+def write_atomically(path: Path, payload: dict) -> None:
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import torch
+    from peft import PeftModel
+
+    from companion.models import load_smollm2
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=ft.SPLITS)
+    parser.add_argument("--limit", type=int, default=0, help="first N conversations; 0: all")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: torch's choice")
+    parser.add_argument("--output", default=str(OUTPUT))
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    path = ft.DATA_DIR / f"{args.split}.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    records = records[: args.limit] if args.limit else records
+    base, tokenizer = load_smollm2()
+    model = PeftModel.from_pretrained(base, str(ft.ADAPTER_DIR)).eval()
+    payload: dict = {"split": args.split, "conversations": len(records),
+                     "adapter": ft.ADAPTER_DIR.relative_to(ft.REPO_ROOT).as_posix(), "models": {}}
+    for name in ("base", "finetuned"):
+        start = time.perf_counter()
+        if name == "base":
+            with model.disable_adapter():
+                rows = evaluate_heldout(model, tokenizer, records)
+        else:
+            rows = evaluate_heldout(model.merge_and_unload(), tokenizer, records)
+        seconds = time.perf_counter() - start
+        summary = summarize(rows)
+        payload["models"][name] = {"seconds": round(seconds, 1), "summary": summary, "rows": rows}
+        print(f"{name}: {len(rows)} conversations in {seconds:.0f} s: "
+              + ", ".join(f"{k} {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
+                          for k, v in summary.items()), flush=True)
+    write_atomically(Path(args.output), payload)
+    print(f"written to {args.output}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

@@ -135,12 +135,13 @@ def evaluate(configs: list[str], limit: int | None, time_budget_s: float = 60.0)
     from companion.agent import evaluate_agent
 
     tasks = load_tasks("test", limit)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results: dict = {}
     for config in configs:
         try:
             agent = make_agent(config, time_budget_s=time_budget_s)
         except FileNotFoundError as err:
             results[config] = {"skipped": str(err)}
+            _store(config, results[config])
             continue
         start = time.perf_counter()
         report = evaluate_agent(
@@ -155,8 +156,18 @@ def evaluate(configs: list[str], limit: int | None, time_budget_s: float = 60.0)
             "time_budget_s": time_budget_s,
             "tasks": report.table.drop(columns=["task"]).to_dict(orient="records"),
         }
-        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+        _store(config, results[config])
     return results
+
+
+def _store(config: str, result: dict) -> None:
+    """Merge one configuration's result into the results file (re-read first, so that runs of
+    different configurations in parallel processes keep each other's), written atomically."""
+    from companion.files import write_json_atomically
+
+    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    stored[config] = json.loads(json.dumps(result, default=str))
+    write_json_atomically(RESULTS, {c: stored[c] for c in CONFIGS if c in stored})
 
 
 def main() -> None:

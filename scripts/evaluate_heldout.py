@@ -15,28 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 
 from companion import finetune as ft
+from companion.files import write_json_atomically
 from companion.heldout import evaluate_heldout, summarize
 
 OUTPUT = ft.REPO_ROOT / "data" / "heldout_eval.json"
-
-
-def write_atomically(path: Path, payload: dict) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -74,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name}: {len(rows)} conversations in {seconds:.0f} s: "
               + ", ".join(f"{k} {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]"
                           for k, v in summary.items()), flush=True)
-    write_atomically(Path(args.output), payload)
+    write_json_atomically(args.output, payload)
     print(f"written to {args.output}")
     return payload
 

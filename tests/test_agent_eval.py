@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 
 import pytest
@@ -182,3 +183,20 @@ def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
     assert list(agent.tools) == [t.name for t in default_tools()]
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
+
+
+def test_results_of_configurations_run_in_separate_processes_are_merged(tmp_path, monkeypatch):
+    """bench_agent stores each configuration by re-reading the file, so parallel runs add up."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_agent.py"
+    spec = importlib.util.spec_from_file_location("bench_agent", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "agent_eval.json")
+    bench._store("smolagents", {"n": 2, "success_rate": 0.5})
+    bench._store("base_constrained", {"n": 3, "success_rate": 0.0})  # another process, later
+    stored = json.loads((tmp_path / "agent_eval.json").read_text())
+    assert list(stored) == ["base_constrained", "smolagents"]  # in the chapter's order
+    assert stored["smolagents"]["n"] == 2 and stored["base_constrained"]["n"] == 3

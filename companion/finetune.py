@@ -27,15 +27,18 @@ The data are the tool-use conversations of ``data/tooluse/*.jsonl`` (written by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback
 
 from companion.toolcall import ToolCallParseError, parse_call
@@ -414,6 +417,16 @@ class SharedPrefixTrainer(Trainer):
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
 
+@contextlib.contextmanager
+def _peft_without_deprecation_noise():
+    """Silence the one FutureWarning peft 0.21 causes by reading ``is_gradient_checkpointing``
+    (transformers 5 renamed it ``is_activation_checkpointing``); it is not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                                category=FutureWarning)
+        yield
+
+
 def prepare_model(config: FinetuneConfig, model):
     """Wrap ``model`` for training: a peft LoRA model, or itself for full fine-tuning (ch. 5)."""
     if config.method == "full":
@@ -422,7 +435,9 @@ def prepare_model(config: FinetuneConfig, model):
         return model
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(config.lora_r, config.lora_alpha, config.lora_dropout))
+    with _peft_without_deprecation_noise():
+        return get_peft_model(model, lora_config(config.lora_r, config.lora_alpha,
+                                                 config.lora_dropout))
 
 
 def build_trainer(config: FinetuneConfig, model, tokenizer, datasets, callbacks=()):
@@ -567,7 +582,8 @@ def load_finetuned(adapter_dir: str | Path | None = None, merge: bool = True):
         raise ValueError(f"no adapter_config.json in {folder.name}/; expected a folder written "
                          "by save_adapter or PeftModel.save_pretrained")
     base, tokenizer = load_smollm2()
-    model = PeftModel.from_pretrained(base, str(folder))
+    with _peft_without_deprecation_noise():
+        model = PeftModel.from_pretrained(base, str(folder))
     if merge:
         model = model.merge_and_unload()
     model.eval()
@@ -634,13 +650,15 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
 def generate_replies(
     model, tokenizer, prompts: Sequence[Sequence[dict[str, str]]],
     max_new_tokens: int = 64, batch_size: int = 16, min_prefix: int = 16,
+    progress: str | None = None,
 ) -> list[str]:
     """Greedy assistant replies to chat prompts, batched (ch. 5).
 
     The prompt prefix that a batch shares (the system prompt) is run once and its KV cache
     repeated across rows; each row's own tokens follow, left-padded to a common length (the
     padding sits between the shared prefix and the row, masked out). Replies end at
-    ``<|im_end|>`` or after ``max_new_tokens`` tokens.
+    ``<|im_end|>`` or after ``max_new_tokens`` tokens. ``progress``, if given, labels a tqdm
+    bar over the batches.
     """
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size!r}, "
@@ -649,7 +667,8 @@ def generate_replies(
     eot = tokenizer.convert_tokens_to_ids(END_OF_TURN)
     encoded = [_render(tokenizer, p, generation_prompt=True) for p in prompts]
     replies: list[str] = []
-    for i in range(0, len(encoded), batch_size):
+    starts = range(0, len(encoded), batch_size)
+    for i in tqdm(starts, desc=progress, disable=progress is None):
         rows = encoded[i : i + batch_size]
         p = _common_prefix(rows) if len(rows) > 1 else 0
         p = p if p >= min_prefix else 0

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from companion import finetune as ft
 from companion.metrics import ConfidenceInterval, bootstrap_ci, token_f1_scores
@@ -77,12 +78,13 @@ def _gold_nll(model, tokenizer, messages, max_length: int | None) -> tuple[float
 
 def evaluate_heldout(
     model, tokenizer, records: Sequence[dict[str, Any]], max_new_tokens: int = 64,
-    batch_size: int = 16, max_length: int | None = 768,
+    batch_size: int = 16, max_length: int | None = 768, progress: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per conversation: the three measurements of the module docstring (chapter 6).
 
     Each row holds ``id``, ``tool``, the generated ``call`` and ``exact_match`` (0 or 1), the
     generated ``answer`` with the ``gold_answer`` and ``answer_f1``, and ``nll`` / ``tokens``.
+    With ``progress``, tqdm bars follow the two generation passes and the scoring.
     """
     if not records:
         raise ValueError("records is empty; expected at least one held-out conversation")
@@ -92,12 +94,16 @@ def evaluate_heldout(
                              f"data/tooluse/*.jsonl), got {str(r)[:80]!r}")
     first_prompts, gold_calls = zip(*(ft.first_call_prompt(r["messages"]) for r in records),
                                     strict=True)
-    calls = ft.generate_replies(model, tokenizer, first_prompts, max_new_tokens, batch_size)
+    calls = ft.generate_replies(model, tokenizer, first_prompts, max_new_tokens, batch_size,
+                                progress="first calls" if progress else None)
     finals = ft.generate_replies(model, tokenizer,
                                  [final_turn_prompt(r["messages"]) for r in records],
-                                 max_new_tokens, batch_size)
+                                 max_new_tokens, batch_size,
+                                 progress="final answers" if progress else None)
     rows = []
-    for r, call, gold_call, final in zip(records, calls, gold_calls, finals, strict=True):
+    scored = zip(records, calls, gold_calls, finals, strict=True)
+    for r, call, gold_call, final in tqdm(scored, desc="gold NLL", total=len(records),
+                                          disable=not progress):
         answer = answer_of(final)
         nll, tokens = _gold_nll(model, tokenizer, r["messages"], max_length)
         rows.append({

@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         if name == "base":
             with model.disable_adapter():
-                rows = evaluate_heldout(model, tokenizer, records)
+                rows = evaluate_heldout(model, tokenizer, records, progress=True)
         else:
-            rows = evaluate_heldout(model.merge_and_unload(), tokenizer, records)
+            rows = evaluate_heldout(model.merge_and_unload(), tokenizer, records, progress=True)
         seconds = time.perf_counter() - start
         summary = summarize(rows)
         payload["models"][name] = {"seconds": round(seconds, 1), "summary": summary, "rows": rows}

@@ -24,6 +24,7 @@ def write_json_atomically(path: str | Path, payload: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=1)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for every reader
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -36,3 +36,9 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_nothing_else(tmp_
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         write_json_atomically(tmp_path / "nowhere" / "results.json", {})
+
+
+def test_the_file_is_readable_by_everyone_like_any_other_result(tmp_path):
+    path = tmp_path / "results.json"
+    write_json_atomically(path, [1, 2])
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -22,11 +22,16 @@ SNIPPET = (
 )
 
 
-def measure(method: str, precision: str) -> dict:
+def in_fresh_process(code: str, *args: str, timeout: float = 600) -> dict:
+    """Run ``code`` in a new Python process (offline) and parse the JSON of its last line."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", SNIPPET, method, precision], env=env,
-                          capture_output=True, text=True, check=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, check=True, timeout=timeout)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(method: str, precision: str) -> dict:
+    return in_fresh_process(SNIPPET, method, precision)
 
 
 LOSS_SNIPPET = """
@@ -54,10 +59,7 @@ print(json.dumps(out))
 
 
 def loss_paths() -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", LOSS_SNIPPET], env=env, capture_output=True,
-                          text=True, check=True, timeout=900)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return in_fresh_process(LOSS_SNIPPET, timeout=900)
 
 
 def run() -> list[dict]:

@@ -25,7 +25,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from companion import finetune as ft
@@ -64,16 +63,11 @@ def _first_call_match(reply: str, gold_text: str) -> bool:
     return ft.same_call(predicted, parse_call(gold_text))
 
 
-@torch.no_grad()
-def _gold_nll(model, tokenizer, messages, max_length: int | None) -> tuple[float, int]:
+def _gold_nll(model, tokenizer, record, max_length: int | None) -> tuple[float, int]:
     """Summed NLL (nats) of one conversation's assistant tokens, and how many there are."""
-    features = ft.tokenize_conversation(ft._clean(messages), tokenizer, max_length)
-    batch = ft.ChatCollator(tokenizer.pad_token_id)([features])
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
-    tokens = int((batch["labels"][:, 1:] != ft.IGNORE_INDEX).sum())
-    loss = ft.labelled_token_loss(model, **batch).loss.float().item()
-    return loss * tokens, tokens
+    scored = ft.assistant_perplexity(model, tokenizer, [record], batch_size=1,
+                                     max_length=max_length)
+    return scored["nll"] * scored["tokens"], scored["tokens"]
 
 
 def evaluate_heldout(
@@ -105,7 +99,7 @@ def evaluate_heldout(
     for r, call, gold_call, final in tqdm(scored, desc="gold NLL", total=len(records),
                                           disable=not progress):
         answer = answer_of(final)
-        nll, tokens = _gold_nll(model, tokenizer, r["messages"], max_length)
+        nll, tokens = _gold_nll(model, tokenizer, r, max_length)
         rows.append({
             "id": r.get("id", len(rows)), "tool": r.get("tool", ""),
             "call": call, "exact_match": int(_first_call_match(call, gold_call)),

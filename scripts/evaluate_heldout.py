@@ -26,9 +26,6 @@ OUTPUT = ft.REPO_ROOT / "data" / "heldout_eval.json"
 
 def main(argv: list[str] | None = None) -> dict:
     import torch
-    from peft import PeftModel
-
-    from companion.models import load_smollm2
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=ft.SPLITS)
@@ -42,8 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     path = ft.DATA_DIR / f"{args.split}.jsonl"
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     records = records[: args.limit] if args.limit else records
-    base, tokenizer = load_smollm2()
-    model = PeftModel.from_pretrained(base, str(ft.ADAPTER_DIR)).eval()
+    model, tokenizer = ft.load_finetuned(merge=False)
     payload: dict = {"split": args.split, "conversations": len(records),
                      "adapter": ft.ADAPTER_DIR.relative_to(ft.REPO_ROOT).as_posix(), "models": {}}
     for name in ("base", "finetuned"):

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from companion import finetune as ft
+from companion.files import write_json_atomically
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,9 +72,6 @@ def measure(model, tokenizer, records: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     import torch
-    from peft import PeftModel
-
-    from companion.models import load_smollm2
 
     args = parse_args(argv)
     if args.threads:
@@ -94,8 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)
 
     records = read_jsonl(Path(args.data_dir) / "validation.jsonl", args.eval_records)
-    base, tokenizer = load_smollm2()
-    model = PeftModel.from_pretrained(base, metrics["final_dir"]).eval()
+    model, tokenizer = ft.load_finetuned(metrics["final_dir"], merge=False)
     with model.disable_adapter():
         before = measure(model, tokenizer, records)
     print(f"base model: {before}", flush=True)
@@ -107,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         shutil.copy2(Path(metrics["final_dir"]) / name, target / name)
     log_history = metrics.pop("log_history")
-    (target / "training_log.json").write_text(json.dumps(log_history, indent=1) + "\n")
+    write_json_atomically(target / "training_log.json", log_history)
     summary = {
         "recipe": {k: v for k, v in metrics.pop("config").items()
                    if k not in ("output_dir", "data_dir", "progress_file", "extra")},
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         "training": {k: v for k, v in metrics.items() if k != "final_dir"},
         "validation": {"records": len(records), "base": before, "finetuned": after},
     }
-    (target / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json_atomically(target / "metrics.json", summary)
     print(f"adapter and metrics written to {target.name}/", flush=True)
     return summary
 

@@ -124,7 +124,6 @@ def test_stub_replaces_each_block_by_its_stub_lines_or_not_implemented():
     ("# %% public\nassert True", "must follow a question"),
     ("# %% [markdown] question=q points=1\n# Q\n# %% answer\nx = 1", "unknown cell header"),
     ("# %% [markdown] question=q points=1\n# Q\n# %% solution\nx = 1", "BEGIN SOLUTION"),
-    ("# %% [markdown] question=q points=1\n# Q\n# %% solution\nx = 1", "BEGIN SOLUTION"),
     ("# %% [markdown] question=q points=1\n# Q", "has no public or hidden check"),
     ("# %% [markdown] question=q pts=1\n# Q", "cannot read 'pts=1'"),
     ("no cells", "no '# %%' cell markers"),

@@ -360,6 +360,18 @@ def test_accelerate_launch_trains_with_two_gloo_processes_in_lockstep(data_dir, 
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
 
 
+def tiny_lora(tokenizer):
+    """A tiny model with rank-4 LoRA adapters whose B is random, so the adapters matter."""
+    from peft import get_peft_model
+
+    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4, dropout=0.0))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    return model
+
+
 def loss_and_grads(model, fn) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss ``fn()`` returns and the gradient it puts on each trainable parameter."""
     model.zero_grad()
@@ -370,13 +382,7 @@ def loss_and_grads(model, fn) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
 
 
 def test_shared_prefix_loss_equals_the_plain_loss_and_its_gradients(tokenizer):
-    from peft import get_peft_model
-
-    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4, dropout=0.0))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.1)
+    model = tiny_lora(tokenizer)
     batch = ft.ChatCollator(tokenizer.pad_token_id)(
         [ft.tokenize_conversation(r["messages"], tokenizer) for r in RECORDS[:4]])
     system_tokens = len(tokenizer.apply_chat_template(RECORDS[0]["messages"][:1]))
@@ -400,13 +406,7 @@ def test_shared_prefix_length_is_the_longest_common_real_prefix():
 
 def test_labelled_token_loss_equals_the_model_loss_and_its_gradients(tokenizer):
     """Projecting only the labelled positions changes neither the loss nor any gradient."""
-    from peft import get_peft_model
-
-    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.1)
+    model = tiny_lora(tokenizer)
     batch = ft.ChatCollator(tokenizer.pad_token_id)(  # rows of different lengths: padding
         [ft.tokenize_conversation(r["messages"], tokenizer) for r in RECORDS[1:4]])
     assert (batch["attention_mask"] == 0).any() and (batch["labels"] == -100).float().mean() > 0.3

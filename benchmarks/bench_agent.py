@@ -1,7 +1,9 @@
 """Agent benchmarks (chapter 7): the cost of constrained decoding, and the full agent evaluation.
 
-``run()`` (for ``benchmarks/run.py``, under a minute) measures what the tool-call logits processor
-adds per generated token, against one SmolLM2 decoding step measured in the same run.
+``run()`` (for ``benchmarks/run.py``, about a minute) measures what the tool-call logits processor
+adds per generated token, against one SmolLM2 decoding step measured in the same run, and the
+median seconds per test task of the book's default agent with and without the kept prefix cache
+of :class:`companion.agent.TransformersLLM`.
 
 ``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the five configurations of the
 chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
@@ -63,14 +65,27 @@ def _decode_ms_per_token(model, tokenizer, steps: int = 20) -> float:
     """Median milliseconds of one SmolLM2 decoding step with a KV cache (prompt of ~200 tokens)."""
     ids = tokenizer("word " * 200, return_tensors="pt")["input_ids"]
     out = model(ids, use_cache=True)
-    cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    cache, token = out.cache, out.logits[:, -1:].argmax(-1)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        out = model(token, past_key_values=cache, use_cache=True)
+        out = model(token, cache=cache, use_cache=True)
         times.append(time.perf_counter() - start)
-        cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        cache, token = out.cache, out.logits[:, -1:].argmax(-1)
     return 1e3 * statistics.median(times)
+
+
+def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool) -> float:
+    """Median wall-clock seconds of ``agent.run`` over ``tasks``, after one warm-up task."""
+    agent.llm.reuse_prefix = reuse_prefix
+    agent.llm.reset()
+    agent.run(tasks[0]["task"])
+    times = []
+    for task in tasks[1:]:
+        start = time.perf_counter()
+        agent.run(task["task"])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def run() -> list[dict]:
@@ -84,6 +99,11 @@ def run() -> list[dict]:
     table_s = time.perf_counter() - start
     proc_ms = _processor_ms_per_token(tokenizer)
     step_ms = _decode_ms_per_token(model, tokenizer)
+    from companion.agent import build_default_agent
+
+    agent, tasks = build_default_agent(), load_tasks("test", 7)
+    cold_s = _median_task_seconds(agent, tasks, reuse_prefix=False)
+    kept_s = _median_task_seconds(agent, tasks, reuse_prefix=True)
     return [
         {"name": "agent: decode step, SmolLM2-135M", "value": step_ms, "unit": "ms/token",
          "reference": "-", "ratio": None},
@@ -91,6 +111,10 @@ def run() -> list[dict]:
          "reference": "SmolLM2 decode step", "ratio": proc_ms / step_ms},
         {"name": "agent: token table (once per tokenizer)", "value": table_s, "unit": "s",
          "reference": "-", "ratio": None},
+        {"name": "agent: test task, prompt re-read each reply", "value": cold_s, "unit": "s",
+         "reference": "-", "ratio": None},
+        {"name": "agent: test task, kept prefix cache", "value": kept_s, "unit": "s",
+         "reference": "prompt re-read each reply", "ratio": kept_s / cold_s},
     ]
 
 

@@ -210,3 +210,35 @@ def test_real_model_writes_a_valid_call_with_the_constraint(smollm2):
                 {"role": "user", "content": "Convert 5 miles to kilometers."}]
     text = llm(messages, specs)
     validate(text)
+
+
+def test_reusing_the_kept_cache_changes_nothing_but_the_work(tiny_llama, tokenizer):
+    """A growing chat through one LLM with and without the kept cache: the same replies."""
+    system = {"role": "system", "content": system_prompt(ALL_SPECS)}
+    chats = [
+        [system, {"role": "user", "content": "What is 12 times 7?"}],
+        [system, {"role": "user", "content": "What is 12 times 7?"},
+         {"role": "assistant", "content": format_call("calculator", {"expression": "12 * 7"})},
+         {"role": "tool", "content": "84"}],
+        [system, {"role": "user", "content": "Who wrote BERT?"}],  # a new task: system shared
+    ]
+    replies = {}
+    for reuse in (False, True):
+        llm = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=60,
+                              max_string_chars=16, reuse_prefix=reuse)
+        replies[reuse], cached = [], []
+        for chat in chats:
+            replies[reuse].append(llm(chat, ALL_SPECS))
+            cached.append(llm.last.cached_tokens)
+        if reuse:
+            prompts = [llm.prompt_ids(chat)[0].tolist() for chat in chats]
+            system_ids = tokenizer.apply_chat_template([system], return_dict=True)["input_ids"]
+            assert cached[0] == 0  # nothing kept yet
+            assert len(prompts[0]) <= cached[1] < len(prompts[1])  # the whole first prompt
+            assert len(system_ids) <= cached[2] < len(prompts[2])
+            llm.reset()
+            llm(chats[0], ALL_SPECS)
+            assert llm.last.cached_tokens == 0
+        else:
+            assert cached == [0, 0, 0]
+    assert replies[True] == replies[False]

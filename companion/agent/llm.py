@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
+from transformers import Cache, DynamicCache
 
 from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
 from companion.toolcall import format_call
@@ -59,13 +60,15 @@ class ScriptedLLM:
 
 @dataclass
 class GenerationStats:
-    """One generate call: tokens in and out, the new ids, seconds, tokens allowed at each step."""
+    """One generate call: tokens in and out, the new ids, seconds, tokens allowed at each step,
+    and how many prompt tokens came from the kept key/value cache."""
 
     prompt_tokens: int
     new_tokens: int
     seconds: float
     allowed_per_step: list[int]
     token_ids: list[int]
+    cached_tokens: int = 0
 
 
 class TransformersLLM:
@@ -75,6 +78,12 @@ class TransformersLLM:
     and decoded greedily until the end-of-turn token (``<|im_end|>`` for ChatML) or
     ``max_new_tokens``. With ``constrained=True`` a :class:`ToolCallLogitsProcessor` lets through
     only tokens that keep the reply a prefix of a well-formed call to one of ``tools``.
+
+    With ``reuse_prefix=True`` the key/value cache of the previous call is kept and reused for
+    the tokens the new prompt shares with it. Under a causal mask the keys and values at position
+    t depend only on tokens 1..t, so they stay valid as long as those tokens are unchanged: an
+    agent's chat only grows, and every task opens with the same system prompt, so most of each
+    prompt is already computed. Call :meth:`reset` after changing the model's weights.
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class TransformersLLM:
         constrained: bool = False,
         max_new_tokens: int = 96,
         max_string_chars: int = 160,
+        reuse_prefix: bool = True,
     ) -> None:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={max_new_tokens}; expected a positive count")
@@ -93,6 +103,31 @@ class TransformersLLM:
         self.max_string_chars = max_string_chars
         self.eos_token_ids = self._end_ids(tokenizer)
         self.last: GenerationStats | None = None
+        self.reuse_prefix = reuse_prefix
+        self._kept: tuple[list[int], Cache] | None = None  # token ids and their keys/values
+
+    def reset(self) -> None:
+        """Forget the kept key/value cache (needed after the model's weights change)."""
+        self._kept = None
+
+    def _cache_for(self, ids: list[int]) -> tuple[Cache | None, int]:
+        """The kept cache cut to the longest prefix it shares with ``ids``, and that length.
+
+        At least one prompt token is left uncached, since generation starts by running it.
+        """
+        kept, self._kept = self._kept, None  # generate extends the cache in place
+        if kept is None or not self.reuse_prefix:
+            return None, 0
+        kept_ids, cache = kept
+        shared = 0
+        for a, b in zip(kept_ids, ids[:-1], strict=False):
+            if a != b:
+                break
+            shared += 1
+        if shared == 0:
+            return None, 0
+        cache.crop(shared - cache.get_seq_length())
+        return cache, shared
 
     @staticmethod
     def _end_ids(tokenizer) -> list[int]:
@@ -142,6 +177,9 @@ class TransformersLLM:
         if stop_strings:
             kwargs["stop_strings"] = stop_strings
             kwargs["tokenizer"] = self.tokenizer
+        cache, cached = self._cache_for(ids[0].tolist())
+        if cache is None and self.reuse_prefix:
+            cache = DynamicCache(config=self.model.config)
         out = self.model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
@@ -149,9 +187,15 @@ class TransformersLLM:
             do_sample=False,
             eos_token_id=self.eos_token_ids,
             pad_token_id=self.eos_token_ids[0],
+            cache=cache,
+            return_dict_in_generate=True,
             **kwargs,
         )
-        new = out[0, ids.shape[1] :]
+        sequence = out.sequences[0]
+        if self.reuse_prefix and out.cache is not None:
+            length = out.cache.get_seq_length()
+            self._kept = (sequence[:length].tolist(), out.cache)
+        new = sequence[ids.shape[1] :]
         text = self.tokenizer.decode(
             new, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
@@ -161,6 +205,7 @@ class TransformersLLM:
             seconds=time.perf_counter() - start,
             allowed_per_step=proc.allowed_counts if proc else [],
             token_ids=new.tolist(),
+            cached_tokens=cached,
         )
         return text
 

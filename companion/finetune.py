@@ -563,7 +563,8 @@ def save_adapter(
         for adapter in model.peft_config.values():
             adapter.base_model_name_or_path = base_model
     directory = Path(directory)
-    model.save_pretrained(str(directory), state_dict=state)
+    # LoRA never touches the embeddings; saying so stops peft looking the base model up on the Hub
+    model.save_pretrained(str(directory), state_dict=state, save_embedding_layers=False)
     return directory
 
 

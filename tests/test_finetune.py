@@ -416,3 +416,19 @@ def test_labelled_token_loss_equals_the_model_loss_and_its_gradients(tokenizer):
     torch.testing.assert_close(ours, plain)
     for name in g_plain:
         torch.testing.assert_close(g_ours[name], g_plain[name], atol=1e-6, rtol=1e-4)
+
+
+def test_saving_an_adapter_never_asks_the_hub(tokenizer, tmp_path, monkeypatch, no_network):
+    """peft's save checks the base model's config on the Hub unless told the embeddings are
+    untouched; offline that check warns, and online it would open a connection."""
+    import warnings
+
+    from peft import get_peft_model
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub_id = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    model = get_peft_model(tiny(tokenizer), ft.lora_config(r=4, alpha=8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ft.save_adapter(model, tmp_path / "adapter", base_model=hub_id)
+    assert not [str(w.message) for w in caught if hub_id in str(w.message)]

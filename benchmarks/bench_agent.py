@@ -76,16 +76,13 @@ def _decode_ms_per_token(model, tokenizer, steps: int = 20) -> float:
 
 
 def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool) -> float:
-    """Median wall-clock seconds of ``agent.run`` over ``tasks``, after one warm-up task."""
+    """Median seconds per task of ``evaluate_agent`` over ``tasks``, after one warm-up task."""
+    from companion.agent import evaluate_agent
+
     agent.llm.reuse_prefix = reuse_prefix
     agent.llm.reset()
     agent.run(tasks[0]["task"])
-    times = []
-    for task in tasks[1:]:
-        start = time.perf_counter()
-        agent.run(task["task"])
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return evaluate_agent(agent, tasks[1:]).latency_median_s
 
 
 def run() -> list[dict]:

@@ -56,6 +56,8 @@ def test_page_renders_cleanly(page, site_url, name):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400
+            else None)
     page.goto(f"{site_url}/{name}", wait_until="networkidle")
 
     broken_images = page.evaluate(

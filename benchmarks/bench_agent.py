@@ -5,12 +5,14 @@ adds per generated token, against one SmolLM2 decoding step measured in the same
 median seconds per test task of the book's default agent with and without the kept prefix cache
 of :class:`companion.agent.TransformersLLM`.
 
-``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the five configurations of the
+``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the configurations of the
 chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
 chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (chapter 5's
-adapter) unconstrained and constrained, and smolagents' ``ToolCallingAgent`` driving the default
-model through :class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the
-adapter are skipped, and say so in the file, when it is not installed.
+adapter) unconstrained and constrained, the default agent with both kinds of
+:class:`companion.agent.Memory` on (tasks in file order, so each one sees the earlier ones), and
+smolagents' ``ToolCallingAgent`` driving the default model through
+:class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapter are
+skipped, and say so in the file, when it is not installed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CONFIGS = (
     "base_constrained",
     "finetuned_unconstrained",
     "finetuned_constrained",
+    "finetuned_constrained_memory",
     "smolagents",
 )
 
@@ -126,7 +129,7 @@ def load_tasks(split: str = "test", limit: int | None = None) -> list[dict]:
 def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
     """The agent (or smolagents runner) of one named configuration."""
     from companion import finetune
-    from companion.agent import Agent, TransformersLLM, default_tools
+    from companion.agent import Agent, Memory, TransformersLLM, default_tools
     from companion.models import load_smollm2
 
     if config not in CONFIGS:
@@ -136,10 +139,12 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
     if tuned and not have_adapter:
         raise FileNotFoundError("no fine-tuned adapter installed in data/adapters")
     model, tokenizer = finetune.load_finetuned() if tuned else load_smollm2()
-    constrained = config.endswith("_constrained") or config == "smolagents"
+    constrained = "_constrained" in config or config == "smolagents"
     llm = TransformersLLM(model, tokenizer, constrained=constrained)
     if config != "smolagents":
-        return Agent(llm, default_tools(), max_steps=max_steps, time_budget_s=time_budget_s)
+        memory = Memory() if config.endswith("_memory") else None
+        return Agent(llm, default_tools(), memory, max_steps=max_steps,
+                     time_budget_s=time_budget_s)
     import smolagents
 
     from companion.agent.smolagents_bridge import LocalModel, SmolagentsRunner, export_tool

@@ -114,14 +114,21 @@ def tokenize_conversation(
 ) -> dict[str, list[int]]:
     """``input_ids``, ``attention_mask`` and ``labels`` of one chat, all the same length (ch. 5).
 
-    ``labels[t] = input_ids[t]`` inside an assistant span (content and closing ``<|im_end|>``),
-    ``-100`` everywhere else. With ``max_length`` the three lists are cut on the right.
+    ``labels[t] = input_ids[t]`` inside an assistant span (content and closing ``<|im_end|>``)
+    that answers the *last* user turn, ``-100`` everywhere else: earlier exchanges (an agent's
+    conversation memory replayed before the task) are context to read, not replies to imitate.
+    With ``max_length`` the three lists are cut on the right.
     """
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
     ids, spans = assistant_spans(messages, tokenizer)
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    answering = sum(m["role"] == "assistant" for m in messages[last_user + 1 :])
+    if answering == 0:
+        raise ValueError("no assistant turn after the last user turn, so there is nothing to "
+                         f"learn; roles were {[m['role'] for m in messages]}")
     labels = [IGNORE_INDEX] * len(ids)
-    for start, end in spans:
+    for start, end in spans[len(spans) - answering :]:
         labels[start:end] = ids[start:end]
     if max_length is not None:
         ids, labels = ids[:max_length], labels[:max_length]

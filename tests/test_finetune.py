@@ -103,6 +103,29 @@ def test_labels_cover_exactly_the_assistant_turns_and_their_end_token(tokenizer)
     assert tool_start > 0 and all(label == ft.IGNORE_INDEX for label in labels[49:61])
 
 
+def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
+    """A replayed earlier exchange (conversation memory) is context: its answer is not a target."""
+    from companion.agent.loop import Memory
+
+    memory = Memory(retrieval=False)
+    memory.remember("What is 2 times 3?", "6", steps=2)
+    task = conversation("Tools: calculator.", "What is 12 times 7?", [
+        (ToolCall("calculator", {"expression": "12 * 7"}), "84"),
+        (ToolCall("final_answer", {"answer": "84"}), "")])
+    with_memory = [task[0], *memory.history(), *task[1:]]
+    row = ft.tokenize_conversation(with_memory, tokenizer)
+    plain = ft.tokenize_conversation(task, tokenizer)
+    kept = [i for i, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
+    kept_plain = [i for i, label in zip(plain["input_ids"], plain["labels"], strict=True)
+                  if label != -100]
+    assert kept == kept_plain  # the same two calls, and not the remembered final answer "6"
+    spans = ft.assistant_spans(with_memory, tokenizer)[1]
+    first = spans[0]
+    assert len(spans) == 3 and all(label == -100 for label in row["labels"][first[0]:first[1]])
+    with pytest.raises(ValueError, match="after the last user turn"):
+        ft.tokenize_conversation([*task, {"role": "user", "content": "And 3 times 4?"}], tokenizer)
+
+
 def test_template_offers_no_assistant_mask_so_the_prefix_method_is_needed(tokenizer):
     out = tokenizer.apply_chat_template(RECORDS[0]["messages"], return_dict=True,
                                         return_assistant_tokens_mask=True)

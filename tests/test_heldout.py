@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -128,3 +129,29 @@ def test_bad_inputs_say_what_was_expected(tokenizer):
         heldout.summarize([])
     with pytest.raises(ValueError, match=r"rows lack \['nll', 'tokens'\]"):
         heldout.summarize([{"exact_match": 1, "answer_f1": 1.0}])
+
+
+def _evaluate_heldout_script():
+    import importlib.util
+
+    path = ft.REPO_ROOT / "scripts" / "evaluate_heldout.py"
+    spec = importlib.util.spec_from_file_location("evaluate_heldout_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rerunning_one_model_keeps_the_others_only_from_a_matching_file(tmp_path):
+    script = _evaluate_heldout_script()
+    path = tmp_path / "heldout.json"
+    assert script.kept_models(path, "test", 200, []) == {}
+    with pytest.raises(FileNotFoundError, match="cannot be kept"):
+        script.kept_models(path, "test", 200, ["base"])
+    base = {"seconds": 1.0, "summary": {}, "rows": [{"exact_match": 0}]}
+    path.write_text(json.dumps({"split": "test", "conversations": 200,
+                                "models": {"base": base, "finetuned": {}}}))
+    assert script.kept_models(path, "test", 200, ["base"]) == {"base": base}
+    with pytest.raises(ValueError, match="holds 200 conversations of split 'test', not 50"):
+        script.kept_models(path, "test", 50, ["base"])
+    with pytest.raises(ValueError, match="not 200 of 'validation'"):
+        script.kept_models(path, "validation", 200, ["base"])

@@ -23,10 +23,13 @@ from companion.agent.tasks import (
     number_split,
     split_of,
     summarize,
+    with_memory,
     write_splits,
 )
 from companion.agent.tools import default_tools, find_unit, format_number
 from companion.toolcall import FINAL_ANSWER, TOOL_ROLE, parse_call, system_prompt
+
+NOTE_MARK = "\n\nEarlier results that may help:\n"  # how Memory.note opens (chapter 7)
 
 
 @pytest.fixture(scope="module")
@@ -148,21 +151,68 @@ def test_draws_only_return_numbers_of_their_split(split, seed, hi):
 # Traces: parse, validate, and reproduce
 
 
+def own_turns(record: dict) -> list[dict]:
+    """The record's own turns: its task and what follows (a memory-shaped opening comes before)."""
+    last_user = max(i for i, m in enumerate(record["messages"]) if m["role"] == "user")
+    return record["messages"][last_user:]
+
+
 def test_every_trace_parses_and_has_the_expected_shape(shipped):
     system = system_prompt([t.spec() for t in default_tools()])
     for split in SPLITS:
         for record in shipped[split]:
-            messages = record["messages"]
-            assert messages[0] == {"role": "system", "content": system}
-            assert messages[1] == {"role": "user", "content": record["task"]}
+            messages = own_turns(record)
+            assert record["messages"][0] == {"role": "system", "content": system}
+            if split != "train":
+                assert record["messages"][1] == {"role": "user", "content": record["task"]}
+            opening = messages[0]["content"]
+            assert opening == record["task"] or opening.startswith(record["task"] + NOTE_MARK)
             calls = [parse_call(m["content"]) for m in messages if m["role"] == "assistant"]
-            roles = [m["role"] for m in messages[2:]]
+            roles = [m["role"] for m in messages[1:]]
             assert roles == ["assistant", TOOL_ROLE] * len(record["calls"]) + ["assistant"]
             assert [c.name for c in calls[:-1]] == [c["name"] for c in record["calls"]]
             assert [c.arguments for c in calls[:-1]] == [c["arguments"] for c in record["calls"]]
             assert calls[-1].name == FINAL_ANSWER
             assert calls[-1].arguments == {"answer": record["answer"]}
             assert record["tool"] == "+".join(dict.fromkeys(c.name for c in calls[:-1]))
+
+
+def test_memory_openings_replay_real_train_answers_and_only_in_train(shipped):
+    answers = {(r["task"], r["answer"]) for r in shipped["train"]}
+    replayed = noted = 0
+    for split in SPLITS:
+        for record in shipped[split]:
+            opening = record["messages"][1 : len(record["messages"]) - len(own_turns(record))]
+            note = own_turns(record)[0]["content"].removeprefix(record["task"])
+            if split != "train":
+                assert opening == [] and note == ""
+                continue
+            replayed += bool(opening)
+            noted += bool(note)
+            assert [m["role"] for m in opening] == ["user", "assistant"] * (len(opening) // 2)
+            assert len(opening) <= 4  # a window of one or two exchanges
+            for user, reply in zip(opening[::2], opening[1::2], strict=True):
+                call = parse_call(reply["content"])
+                assert call.name == FINAL_ANSWER
+                assert (user["content"], call.arguments["answer"]) in answers
+            for line in note.removeprefix(NOTE_MARK).splitlines() if note else []:
+                task, answer = line.removeprefix("- ").rsplit(" -> ", 1)
+                assert (task, answer) in answers
+    assert 0.15 < replayed / 3000 < 0.35 and 0.05 < noted / 3000 < 0.2
+
+
+def test_with_memory_keeps_each_records_own_turns_and_checks_its_share(shipped):
+    records = shipped["validation"][:60]
+    assert with_memory(records, share=0.0) == records
+    shaped = with_memory(records, share=1.0, seed=3)
+    assert shaped == with_memory(records, share=1.0, seed=3)
+    assert sum(r["messages"] != o["messages"] for r, o in zip(shaped, records, strict=True)) > 40
+    for record, original in zip(shaped, records, strict=True):
+        assert {k: v for k, v in record.items() if k != "messages"} == {
+            k: v for k, v in original.items() if k != "messages"}
+        assert own_turns(record)[1:] == original["messages"][2:]
+    with pytest.raises(ValueError, match=r"share must be a fraction in \[0, 1\], got 1.5"):
+        with_memory(records, share=1.5)
 
 
 @pytest.mark.slow

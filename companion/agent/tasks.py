@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from companion.agent.loop import Memory
 from companion.agent.retrieval import Passage, load_knowledge_base
 from companion.agent.tools import (
     UNITS,
@@ -903,16 +904,70 @@ def generate_split(
     return [{"id": f"{split}-{k:05d}", **r} for k, r in enumerate(records)]
 
 
+MEMORY_MODES: tuple[str, ...] = ("both", "conversation", "retrieval")
+
+
+def with_memory(
+    records: list[dict[str, Any]], share: float = 0.35, seed: int = 0
+) -> list[dict[str, Any]]:
+    """The records, a ``share`` of them opening the way an agent with memory opens a task (ch. 7).
+
+    For a chosen record, a :class:`~companion.agent.loop.Memory` (conversation, retrieval or both;
+    a window of one or two exchanges) remembers one to three other records of the split, and
+    usually one more of the same family or phrasing, so that its retrieval note has something
+    similar to recall. The conversation becomes: system prompt, the memory's replayed exchanges,
+    the task with the memory's note, then the record's own calls, which are unchanged. Only those
+    calls are training targets (:func:`companion.finetune.tokenize_conversation`), so the model
+    learns to read a memory and still solve the new task with tools.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be a fraction in [0, 1], got {share!r}")
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    by_template: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_family.setdefault(r["template"].split("/")[0], []).append(r)
+        by_template.setdefault(r["template"], []).append(r)
+    rng = random.Random(seed)
+    shaped = []
+    for record in records:
+        if rng.random() >= share:
+            shaped.append(record)
+            continue
+        mode = rng.choice(MEMORY_MODES)
+        memory = Memory(window=rng.choice([1, 2]), conversation=mode != "retrieval",
+                        retrieval=mode != "conversation")
+        earlier = rng.sample(records, rng.randint(1, 3))
+        if rng.random() < 0.8:
+            same = (by_template[record["template"]] if rng.random() < 0.5
+                    else by_family[record["template"].split("/")[0]])
+            earlier.append(rng.choice(same))
+        rng.shuffle(earlier)
+        for other in earlier:
+            if other["id"] != record["id"]:
+                memory.remember(other["task"], other["answer"], len(other["calls"]) + 1)
+        system, _, *calls = record["messages"]
+        task = {"role": "user", "content": record["task"] + memory.note(record["task"])}
+        shaped.append({**record, "messages": [system, *memory.history(), task, *calls]})
+    return shaped
+
+
 def generate_splits(
     seed: int = 0,
     n_train: int = 3000,
     n_validation: int = 200,
     n_test: int = 200,
     index: SearchIndex | None = None,
+    memory_share: float = 0.35,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Train, validation and test records, disjoint by phrasing and by entity (chapter 5)."""
+    """Train, validation and test records, disjoint by phrasing and by entity (chapter 5).
+
+    A ``memory_share`` of the train records open with an agent's memory (:func:`with_memory`);
+    validation and test are plain tasks.
+    """
     sizes = {"train": n_train, "validation": n_validation, "test": n_test}
-    return {split: generate_split(split, n, seed, index) for split, n in sizes.items()}
+    splits = {split: generate_split(split, n, seed, index) for split, n in sizes.items()}
+    splits["train"] = with_memory(splits["train"], memory_share, seed)
+    return splits
 
 
 def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path = DATA_DIR) -> list[Path]:

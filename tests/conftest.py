@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,21 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
     yield
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import a script of the repository (``"scripts/x.py"``, ``"benchmarks/y.py"``) as a module."""
+    root = Path(__file__).resolve().parent.parent
+
+    def load(relative: str):
+        path = root / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -185,15 +185,11 @@ def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
 
 
-def test_results_of_configurations_run_in_separate_processes_are_merged(tmp_path, monkeypatch):
+def test_results_of_configurations_run_in_separate_processes_are_merged(
+    tmp_path, monkeypatch, load_script
+):
     """bench_agent stores each configuration by re-reading the file, so parallel runs add up."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_agent.py"
-    spec = importlib.util.spec_from_file_location("bench_agent", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/bench_agent.py")
     monkeypatch.setattr(bench, "RESULTS", tmp_path / "agent_eval.json")
     bench._store("smolagents", {"n": 2, "success_rate": 0.5})
     bench._store("base_constrained", {"n": 3, "success_rate": 0.0})  # another process, later

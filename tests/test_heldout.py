@@ -131,18 +131,8 @@ def test_bad_inputs_say_what_was_expected(tokenizer):
         heldout.summarize([{"exact_match": 1, "answer_f1": 1.0}])
 
 
-def _evaluate_heldout_script():
-    import importlib.util
-
-    path = ft.REPO_ROOT / "scripts" / "evaluate_heldout.py"
-    spec = importlib.util.spec_from_file_location("evaluate_heldout_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_rerunning_one_model_keeps_the_others_only_from_a_matching_file(tmp_path):
-    script = _evaluate_heldout_script()
+def test_rerunning_one_model_keeps_the_others_only_from_a_matching_file(tmp_path, load_script):
+    script = load_script("scripts/evaluate_heldout.py")
     path = tmp_path / "heldout.json"
     assert script.kept_models(path, "test", 200, []) == {}
     with pytest.raises(FileNotFoundError, match="cannot be kept"):

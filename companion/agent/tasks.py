@@ -904,6 +904,11 @@ def generate_split(
     return [{"id": f"{split}-{k:05d}", **r} for k, r in enumerate(records)]
 
 
+def family_of(record: dict[str, Any]) -> str:
+    """The task family of a record: its ``template`` without the phrasing index."""
+    return record["template"].split("/")[0]
+
+
 MEMORY_MODES: tuple[str, ...] = ("both", "conversation", "retrieval")
 
 
@@ -925,7 +930,7 @@ def with_memory(
     by_family: dict[str, list[dict[str, Any]]] = {}
     by_template: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        by_family.setdefault(r["template"].split("/")[0], []).append(r)
+        by_family.setdefault(family_of(r), []).append(r)
         by_template.setdefault(r["template"], []).append(r)
     rng = random.Random(seed)
     shaped = []
@@ -939,7 +944,7 @@ def with_memory(
         earlier = rng.sample(records, rng.randint(1, 3))
         if rng.random() < 0.8:
             same = (by_template[record["template"]] if rng.random() < 0.5
-                    else by_family[record["template"].split("/")[0]])
+                    else by_family[family_of(record)])
             earlier.append(rng.choice(same))
         rng.shuffle(earlier)
         for other in earlier:
@@ -999,7 +1004,7 @@ def summarize(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, An
         summary[split] = {
             "records": len(records),
             "templates": len({r["template"] for r in records}),
-            "families": len({r["template"].split("/")[0] for r in records}),
+            "families": len({family_of(r) for r in records}),
             "tool_share": {t: round(c / len(records), 3) for t, c in sorted(tools.items())},
             "mean_calls": round(sum(len(r["calls"]) for r in records) / len(records), 3),
         }

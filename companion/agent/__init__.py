@@ -6,10 +6,13 @@
 - :mod:`~companion.agent.constrained`: a logits processor that admits only well-formed calls;
 - :mod:`~companion.agent.loop`: :class:`Agent`, its :class:`Memory` and :func:`build_default_agent`;
 - :mod:`~companion.agent.evaluation`: :func:`evaluate_agent`;
+- :mod:`~companion.agent.diagnostics`: :func:`next_tool_probabilities`, how sure the model is of
+  its next tool;
 - :mod:`~companion.agent.smolagents_bridge`: the same model and tools inside smolagents.
 """
 
 from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
+from companion.agent.diagnostics import next_tool_probabilities
 from companion.agent.evaluation import EvaluationReport, answer_matches, evaluate_agent
 from companion.agent.llm import LLM, ScriptedLLM, TransformersLLM
 from companion.agent.loop import (
@@ -50,6 +53,7 @@ __all__ = [
     "calculator_tool",
     "default_tools",
     "evaluate_agent",
+    "next_tool_probabilities",
     "search_tool",
     "token_table",
     "unit_converter_tool",

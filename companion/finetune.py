@@ -645,7 +645,7 @@ def first_call_prompt(messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str
     raise ValueError(f"no assistant turn in a conversation with roles {roles}")
 
 
-def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     """Length of the longest common prefix of token lists, leaving one token to each."""
     n = min(len(r) for r in rows) - 1
     for i in range(max(n, 0)):
@@ -678,7 +678,7 @@ def generate_replies(
     starts = range(0, len(encoded), batch_size)
     for i in tqdm(starts, desc=progress, disable=progress is None):
         rows = encoded[i : i + batch_size]
-        p = _common_prefix(rows) if len(rows) > 1 else 0
+        p = common_prefix_length(rows) if len(rows) > 1 else 0
         p = p if p >= min_prefix else 0
         width = max(len(r) - p for r in rows)
         ids = [r[:p] + [tokenizer.pad_token_id] * (width - len(r) + p) + r[p:] for r in rows]

@@ -20,12 +20,18 @@ CHAT = [
 ]
 
 
-def reference(model, tokenizer, messages, names):
-    """Each name's log-probability from one uncached forward pass over the whole text."""
+def name_rows(tokenizer, messages, names):
+    """Each name's whole text as tokens, and where the rows first differ (found independently)."""
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     rows = [tokenizer(prompt + NAME_OPENING + n + '"', add_special_tokens=False)["input_ids"]
             for n in names]
     shared = next(i for i in range(min(map(len, rows))) if len({r[i] for r in rows}) > 1)
+    return rows, shared
+
+
+def reference(model, tokenizer, messages, names):
+    """Each name's log-probability from one uncached forward pass over the whole text."""
+    rows, shared = name_rows(tokenizer, messages, names)
     scores = []
     for row in rows:
         with torch.no_grad():
@@ -65,10 +71,7 @@ def test_a_uniform_model_prefers_the_name_with_fewer_tokens_by_the_vocabulary_si
     with torch.no_grad():
         model.lm_head.weight.zero_()  # every logit 0: each token costs log V
     got = next_tool_probabilities(model, tokenizer, CHAT, NAMES)
-    prompt = tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
-    rows = [tokenizer(prompt + NAME_OPENING + n + '"', add_special_tokens=False)["input_ids"]
-            for n in NAMES]
-    shared = next(i for i in range(min(map(len, rows))) if len({r[i] for r in rows}) > 1)
+    rows, shared = name_rows(tokenizer, CHAT, NAMES)
     weights = {n: float(len(tokenizer)) ** -(len(r) - shared)
                for n, r in zip(NAMES, rows, strict=True)}
     total = sum(weights.values())

@@ -28,15 +28,6 @@ from transformers import DynamicCache
 NAME_OPENING = '{"name": "'
 
 
-def _shared_length(rows: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens all ``rows`` have in common."""
-    shared = min(len(r) for r in rows)
-    for i in range(shared):
-        if len({r[i] for r in rows}) > 1:
-            return i
-    return shared
-
-
 @torch.no_grad()
 def next_tool_probabilities(
     model, tokenizer, messages: Sequence[dict[str, Any]], names: Sequence[str]
@@ -47,6 +38,8 @@ def next_tool_probabilities(
     task). The prompt is computed once; each name's tokens are then scored on top of its cached
     keys and values, which are cropped back after every name.
     """
+    from companion.finetune import common_prefix_length  # imports Trainer: only when called
+
     if not names or len(set(names)) != len(names):
         raise ValueError(f"names must be distinct tool names, at least one; got {list(names)!r}")
     if not messages or messages[-1].get("role") == "assistant":
@@ -55,7 +48,7 @@ def next_tool_probabilities(
     prompt = tokenizer.apply_chat_template(list(messages), tokenize=False,
                                            add_generation_prompt=True) + NAME_OPENING
     rows = [tokenizer(prompt + name + '"', add_special_tokens=False)["input_ids"] for name in names]
-    shared = min(_shared_length(rows), min(len(r) for r in rows) - 1)  # >= 1 token per name
+    shared = common_prefix_length(rows)  # leaves at least one token to each name
     if shared == 0:
         raise ValueError("the candidates share no prompt tokens; is the chat template empty?")
     device = next(model.parameters()).device

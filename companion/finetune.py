@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -48,6 +49,8 @@ END_OF_TURN = "<|im_end|>"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data" / "tooluse"
 ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall"
+CHAIN_ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall-chains"
+AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
 LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
@@ -192,6 +195,41 @@ def load_tooluse(
         for s in splits:
             data[s] = data[s].select(range(min(limit, len(data[s]))))
     return data
+
+
+def tool_calls(messages: Sequence[dict[str, Any]]) -> int:
+    """How many tools the replies to the last user turn call, ``final_answer`` not counted (ch. 7).
+
+    A chain (search, then calculator) counts 2; an earlier exchange replayed from memory counts 0.
+    """
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    count = 0
+    for m in messages[last_user + 1 :]:
+        if m["role"] == "assistant":
+            try:
+                count += parse_call(m["content"]).name != "final_answer"
+            except ToolCallParseError:
+                continue
+    return count
+
+
+def chain_mix(dataset, per_kind: int, seed: int = 0):
+    """``per_kind`` conversations with two or more tool calls and ``per_kind`` of the others,
+    drawn without replacement and shuffled with ``random.Random(seed)`` (ch. 7's second stage).
+
+    Returns ``dataset.select(...)`` of those rows, so it works on any ``Dataset`` of ``messages``.
+    """
+    chains = [i for i, m in enumerate(dataset["messages"]) if tool_calls(_clean(m)) >= 2]
+    chosen = set(chains)
+    others = [i for i in range(len(dataset)) if i not in chosen]
+    if not 0 < per_kind <= min(len(chains), len(others)):
+        raise ValueError(f"per_kind must be between 1 and {min(len(chains), len(others))} (the "
+                         f"data hold {len(chains)} chains and {len(others)} others), "
+                         f"got {per_kind!r}")
+    rng = random.Random(seed)
+    pick = rng.sample(chains, per_kind) + rng.sample(others, per_kind)
+    rng.shuffle(pick)
+    return dataset.select(pick)
 
 
 def tokenize_dataset(dataset, tokenizer, max_length: int | None = 512):
@@ -474,6 +512,7 @@ def train_adapter(
     data=None,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: Sequence[Any] = (),
+    base_model: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune on the tool-use data with ``Trainer`` and save the adapter (ch. 5).
 
@@ -482,11 +521,12 @@ def train_adapter(
     adapter (bf16, :func:`save_adapter`) or the full model to ``config.output_dir/final`` and
     returns the metrics: steps, runtime, tokens/s, final train and eval loss, eval perplexity
     ``exp(eval_loss)`` and the log history. The trained ``model`` is left modified in place.
+    ``base_model`` is the base that ``adapter_config.json`` names for a ``model`` passed in.
     """
     from transformers import set_seed
 
     set_seed(config.seed)
-    base_id = None  # what adapter_config.json records as the base: a Hub id, never a local path
+    base_id = base_model  # what adapter_config.json records as the base: a Hub id, not a path
     if model is None or tokenizer is None:
         from companion.models import load_smollm2
 
@@ -575,25 +615,39 @@ def save_adapter(
     return directory
 
 
-def load_finetuned(adapter_dir: str | Path | None = None, merge: bool = True):
+def load_finetuned(
+    adapter_dir: str | Path | Sequence[str | Path] | None = None, merge: bool = True
+):
     """SmolLM2-135M-Instruct with the tool-call adapter, as ``(model, tokenizer)`` (ch. 5, 7).
 
     ``adapter_dir`` defaults to the shipped ``data/adapters/smollm2-toolcall``. With ``merge`` the
     LoRA update ``(alpha/r) B A`` is added into each weight, so inference costs what the base does.
+    A sequence of folders is a stack: each adapter was trained on the model with the ones before
+    it merged, so they are merged in that order (the last one only with ``merge``);
+    ``AGENT_ADAPTERS`` is chapter 7's stack.
     """
     from peft import PeftModel
 
     from companion.models import load_smollm2
 
-    folder = Path(adapter_dir) if adapter_dir is not None else ADAPTER_DIR
-    if not (folder / "adapter_config.json").is_file():
-        raise ValueError(f"no adapter_config.json in {folder.name}/; expected a folder written "
-                         "by save_adapter or PeftModel.save_pretrained")
-    base, tokenizer = load_smollm2()
-    with _peft_without_deprecation_noise():
-        model = PeftModel.from_pretrained(base, str(folder))
-    if merge:
-        model = model.merge_and_unload()
+    if adapter_dir is None:
+        folders = [ADAPTER_DIR]
+    elif isinstance(adapter_dir, str | Path):
+        folders = [Path(adapter_dir)]
+    else:
+        folders = [Path(f) for f in adapter_dir]
+    if not folders:
+        raise ValueError("adapter_dir is an empty sequence; expected at least one adapter folder")
+    for folder in folders:
+        if not (folder / "adapter_config.json").is_file():
+            raise ValueError(f"no adapter_config.json in {folder.name}/; expected a folder "
+                             "written by save_adapter or PeftModel.save_pretrained")
+    model, tokenizer = load_smollm2()
+    for i, folder in enumerate(folders):
+        with _peft_without_deprecation_noise():
+            model = PeftModel.from_pretrained(model, str(folder))
+        if merge or i < len(folders) - 1:
+            model = model.merge_and_unload()
     model.eval()
     return model, tokenizer
 

@@ -20,6 +20,16 @@ accuracy of the first assistant turn, perplexity of the assistant tokens) and wr
 - ``metrics.json``: the recipe, the data sizes, speed, and base-vs-fine-tuned numbers.
 
 Progress goes to ``--output-dir/progress.jsonl`` (one JSON line per log step) and stdout.
+
+The second stage of chapter 7, an adapter that teaches the decision after a first observation
+(stop, or call a second tool), trains a new LoRA on the model with the first adapter merged in,
+over 320 two-tool conversations and 320 others::
+
+    python scripts/train_adapter.py --on-top-of data/adapters/smollm2-toolcall --chain-mix 320 \
+        --learning-rate 5e-4 --max-length 512 --eval-steps 1000 --eval-limit 8 \
+        --adapter-dir data/adapters/smollm2-toolcall-chains
+
+"Base" in its ``metrics.json`` is then the model with the first adapter merged.
 """
 
 from __future__ import annotations
@@ -54,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-records", type=int, default=48,
                         help="validation conversations for accuracy and perplexity")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--on-top-of", default=None,
+                        help="train a new adapter on the model with this adapter merged in")
+    parser.add_argument("--chain-mix", type=int, default=0,
+                        help="train on N two-tool conversations and N others (drawn with --seed)")
     return parser.parse_args(argv)
 
 
@@ -87,12 +101,19 @@ def main(argv: list[str] | None = None) -> dict:
         eval_limit=args.eval_limit, logging_steps=2, progress_file=str(out / "progress.jsonl"),
     )
     print(f"training with {config}", flush=True)
-    metrics = ft.train_adapter(config)
+    model = tokenizer = data = None
+    if args.on_top_of:
+        model, tokenizer = ft.load_finetuned(args.on_top_of)
+    if args.chain_mix:
+        data = ft.load_tooluse(args.data_dir, splits=("train", "validation"))
+        data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed)
+    metrics = ft.train_adapter(config, model, tokenizer, data, base_model=ft.BASE_MODEL_ID)
     print(f"trained {metrics['global_step']} steps in {metrics['train_runtime_s']:.0f} s; "
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)
 
     records = read_jsonl(Path(args.data_dir) / "validation.jsonl", args.eval_records)
-    model, tokenizer = ft.load_finetuned(metrics["final_dir"], merge=False)
+    stack = [args.on_top_of] if args.on_top_of else []
+    model, tokenizer = ft.load_finetuned([*stack, metrics["final_dir"]], merge=False)
     with model.disable_adapter():
         before = measure(model, tokenizer, records)
     print(f"base model: {before}", flush=True)
@@ -108,9 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "recipe": {k: v for k, v in metrics.pop("config").items()
                    if k not in ("output_dir", "data_dir", "progress_file", "extra")},
-        "command": "python scripts/train_adapter.py "
-                   + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                              if k not in ("data_dir", "output_dir", "adapter_dir")),
+        "command": "python scripts/train_adapter.py " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+            if k not in ("data_dir", "output_dir", "adapter_dir") and v is not None),
         "training": {k: v for k, v in metrics.items() if k != "final_dir"},
         "validation": {"records": len(records), "base": before, "finetuned": after},
     }

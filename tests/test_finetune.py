@@ -455,3 +455,115 @@ def test_saving_an_adapter_never_asks_the_hub(tokenizer, tmp_path, monkeypatch, 
         warnings.simplefilter("always")
         ft.save_adapter(model, tmp_path / "adapter", base_model=hub_id)
     assert not [str(w.message) for w in caught if hub_id in str(w.message)]
+
+
+# ---------------------------------------------------------------- the second stage (ch. 7)
+
+
+def chain_record(i: int) -> dict:
+    """Convert, then divide: a two-tool chain."""
+    km = 3 + i
+    miles = round(km * 0.621371, 4)
+    turns = [(ToolCall("convert_units", {"value": km, "from_unit": "km", "to_unit": "mile"}),
+              str(miles)),
+             (ToolCall("calculator", {"expression": f"{miles} / 2"}), str(miles / 2)),
+             (ToolCall("final_answer", {"answer": str(miles / 2)}), "")]
+    return {"id": f"chain-{i}", "messages": conversation(
+        SYSTEM, f"Two friends split {km} km. How many miles each?", turns)}
+
+
+def test_tool_calls_counts_the_calls_that_answer_the_last_user_turn():
+    assert ft.tool_calls(calc_record(0)["messages"]) == 1
+    assert ft.tool_calls(chain_record(0)["messages"]) == 2
+    replayed = chain_record(1)["messages"]  # a chain replayed from memory before a new task
+    with_memory = [*replayed, *calc_record(2)["messages"][1:]]
+    assert ft.tool_calls(with_memory) == 1
+    broken = [*calc_record(0)["messages"][:2], {"role": "assistant", "content": "not a call"}]
+    assert ft.tool_calls(broken) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 3))
+def test_chain_mix_draws_that_many_of_each_kind_once_and_the_same_for_a_seed(per_kind, seed):
+    from datasets import Dataset
+
+    rows = [chain_record(i) if i % 3 == 0 else calc_record(i) for i in range(15)]  # 5 chains
+    data = Dataset.from_list(rows)
+    mixed = ft.chain_mix(data, per_kind, seed)
+    ids = mixed["id"]
+    assert len(ids) == len(set(ids)) == 2 * per_kind
+    assert sum(i.startswith("chain") for i in ids) == per_kind  # from the ids, not tool_calls
+    assert ft.chain_mix(data, per_kind, seed)["id"] == ids
+    with pytest.raises(ValueError, match="5 chains and 10 others"):
+        ft.chain_mix(data, 6, seed)
+
+
+@pytest.fixture(scope="module")
+def two_adapters(tmp_path_factory) -> list[Path]:
+    """Two random rank-4 adapters for SmolLM2's q_proj and v_proj, saved like save_adapter does."""
+    from peft import LoraConfig, get_peft_model
+
+    from companion.models import load_smollm2
+
+    folders = []
+    for k in range(2):
+        torch.manual_seed(k)
+        base = load_smollm2()[0]
+        lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+        model = get_peft_model(base, lora)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.02)
+        folders.append(ft.save_adapter(model, tmp_path_factory.mktemp(f"stage{k}"),
+                                       base_model=ft.BASE_MODEL_ID))
+    return folders
+
+
+def test_a_stack_of_adapters_merges_each_update_in_order(two_adapters):
+    """Independent reference: W + (alpha/r) B1 A1 + (alpha/r) B2 A2, read from the files."""
+    from safetensors.torch import load_file
+
+    from companion.models import load_smollm2
+
+    stacked, tokenizer = ft.load_finetuned(two_adapters)
+    base = load_smollm2()[0]
+    key = "model.layers.3.self_attn.v_proj"
+    want = base.get_submodule(key).weight.detach().double().clone()
+    for folder in two_adapters:
+        state = load_file(folder / "adapter_model.safetensors")
+        a = next(v for k, v in state.items() if key in k and "lora_A" in k).double()
+        b = next(v for k, v in state.items() if key in k and "lora_B" in k).double()
+        want += (8 / 4) * b @ a
+    torch.testing.assert_close(stacked.get_submodule(key).weight.double(), want,
+                               atol=2e-6, rtol=1e-5)
+    unmerged, _ = ft.load_finetuned(two_adapters, merge=False)
+    assert hasattr(unmerged, "peft_config")  # only the last adapter is left as an adapter
+    ids = torch.tensor([tokenizer("What is 12 times 7?")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(unmerged(ids).logits, stacked(ids).logits,
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_a_bad_stack_is_refused_with_what_was_expected(two_adapters, tmp_path):
+    with pytest.raises(ValueError, match="empty sequence"):
+        ft.load_finetuned([])
+    with pytest.raises(ValueError, match="no adapter_config.json in missing/"):
+        ft.load_finetuned([two_adapters[0], tmp_path / "missing"])
+
+
+def test_the_agent_stack_is_chapter_5s_adapter_then_the_chain_stage():
+    assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR)
+    for folder in ft.AGENT_ADAPTERS:
+        config = json.loads((folder / "adapter_config.json").read_text())
+        assert config["base_model_name_or_path"] == ft.BASE_MODEL_ID  # never a local path
+        assert (folder / "README.md").is_file() and (folder / "metrics.json").is_file()
+
+
+def test_an_adapter_trained_on_a_given_model_names_the_base_it_is_told(
+        tokenizer, data_dir, tmp_path):
+    data = ft.load_tooluse(data_dir, splits=("train", "validation"))
+    metrics = ft.train_adapter(config(tmp_path, max_steps=1, eval_steps=1, save_steps=1),
+                               tiny(tokenizer), tokenizer, data, base_model="someone/some-model")
+    saved = json.loads((Path(metrics["final_dir"]) / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == "someone/some-model"

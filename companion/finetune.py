@@ -49,8 +49,6 @@ END_OF_TURN = "<|im_end|>"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data" / "tooluse"
 ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall"
-CHAIN_ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall-chains"
-AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
 LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
@@ -198,7 +196,7 @@ def load_tooluse(
 
 
 def tool_calls(messages: Sequence[dict[str, Any]]) -> int:
-    """How many tools the replies to the last user turn call, ``final_answer`` not counted (ch. 7).
+    """How many tools the replies to the last user turn call, ``final_answer`` not counted.
 
     A chain (search, then calculator) counts 2; an earlier exchange replayed from memory counts 0.
     """
@@ -215,7 +213,8 @@ def tool_calls(messages: Sequence[dict[str, Any]]) -> int:
 
 def chain_mix(dataset, per_kind: int, seed: int = 0):
     """``per_kind`` conversations with two or more tool calls and ``per_kind`` of the others,
-    drawn without replacement and shuffled with ``random.Random(seed)`` (ch. 7's second stage).
+    drawn without replacement and shuffled with ``random.Random(seed)``: the data of a second
+    training stage aimed at two-tool chains (``scripts/train_adapter.py --chain-mix``).
 
     Returns ``dataset.select(...)`` of those rows, so it works on any ``Dataset`` of ``messages``.
     """
@@ -623,8 +622,8 @@ def load_finetuned(
     ``adapter_dir`` defaults to the shipped ``data/adapters/smollm2-toolcall``. With ``merge`` the
     LoRA update ``(alpha/r) B A`` is added into each weight, so inference costs what the base does.
     A sequence of folders is a stack: each adapter was trained on the model with the ones before
-    it merged, so they are merged in that order (the last one only with ``merge``);
-    ``AGENT_ADAPTERS`` is chapter 7's stack.
+    it merged (``scripts/train_adapter.py --on-top-of``), so they are merged in that order (the
+    last one only with ``merge``).
     """
     from peft import PeftModel
 

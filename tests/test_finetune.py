@@ -457,7 +457,7 @@ def test_saving_an_adapter_never_asks_the_hub(tokenizer, tmp_path, monkeypatch, 
     assert not [str(w.message) for w in caught if hub_id in str(w.message)]
 
 
-# ---------------------------------------------------------------- the second stage (ch. 7)
+# ---------------------------------------------------------------- a second stage, stacked
 
 
 def chain_record(i: int) -> dict:
@@ -550,14 +550,6 @@ def test_a_bad_stack_is_refused_with_what_was_expected(two_adapters, tmp_path):
         ft.load_finetuned([])
     with pytest.raises(ValueError, match="no adapter_config.json in missing/"):
         ft.load_finetuned([two_adapters[0], tmp_path / "missing"])
-
-
-def test_the_agent_stack_is_chapter_5s_adapter_then_the_chain_stage():
-    assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR)
-    for folder in ft.AGENT_ADAPTERS:
-        config = json.loads((folder / "adapter_config.json").read_text())
-        assert config["base_model_name_or_path"] == ft.BASE_MODEL_ID  # never a local path
-        assert (folder / "README.md").is_file() and (folder / "metrics.json").is_file()
 
 
 def test_an_adapter_trained_on_a_given_model_names_the_base_it_is_told(

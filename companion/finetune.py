@@ -110,6 +110,13 @@ def assistant_spans(
     return ids, spans
 
 
+def replies_to_last_user(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The assistant turns after the last user turn: the task's own replies, not the earlier
+    exchanges an agent's memory replays before it (ch. 5)."""
+    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+    return [m for m in messages[last_user + 1 :] if m["role"] == "assistant"]
+
+
 def tokenize_conversation(
     messages: Sequence[dict[str, Any]], tokenizer, max_length: int | None = None
 ) -> dict[str, list[int]]:
@@ -123,8 +130,7 @@ def tokenize_conversation(
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
     ids, spans = assistant_spans(messages, tokenizer)
-    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
-    answering = sum(m["role"] == "assistant" for m in messages[last_user + 1 :])
+    answering = len(replies_to_last_user(messages))
     if answering == 0:
         raise ValueError("no assistant turn after the last user turn, so there is nothing to "
                          f"learn; roles were {[m['role'] for m in messages]}")
@@ -200,14 +206,12 @@ def tool_calls(messages: Sequence[dict[str, Any]]) -> int:
 
     A chain (search, then calculator) counts 2; an earlier exchange replayed from memory counts 0.
     """
-    last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
     count = 0
-    for m in messages[last_user + 1 :]:
-        if m["role"] == "assistant":
-            try:
-                count += parse_call(m["content"]).name != "final_answer"
-            except ToolCallParseError:
-                continue
+    for reply in replies_to_last_user(messages):
+        try:
+            count += parse_call(reply["content"]).name != "final_answer"
+        except ToolCallParseError:
+            continue
     return count
 
 
@@ -218,9 +222,9 @@ def chain_mix(dataset, per_kind: int, seed: int = 0):
 
     Returns ``dataset.select(...)`` of those rows, so it works on any ``Dataset`` of ``messages``.
     """
-    chains = [i for i, m in enumerate(dataset["messages"]) if tool_calls(_clean(m)) >= 2]
-    chosen = set(chains)
-    others = [i for i in range(len(dataset)) if i not in chosen]
+    is_chain = [tool_calls(_clean(m)) >= 2 for m in dataset["messages"]]
+    chains = [i for i, chain in enumerate(is_chain) if chain]
+    others = [i for i, chain in enumerate(is_chain) if not chain]
     if not 0 < per_kind <= min(len(chains), len(others)):
         raise ValueError(f"per_kind must be between 1 and {min(len(chains), len(others))} (the "
                          f"data hold {len(chains)} chains and {len(others)} others), "

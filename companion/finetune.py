@@ -215,22 +215,26 @@ def tool_calls(messages: Sequence[dict[str, Any]]) -> int:
     return count
 
 
-def chain_mix(dataset, per_kind: int, seed: int = 0):
-    """``per_kind`` conversations with two or more tool calls and ``per_kind`` of the others,
-    drawn without replacement and shuffled with ``random.Random(seed)``: the data of a second
-    training stage aimed at two-tool chains (``scripts/train_adapter.py --chain-mix``).
+def chain_mix(dataset, per_kind: int, seed: int = 0, others: int | None = None):
+    """``per_kind`` conversations with two or more tool calls and ``others`` of the rest
+    (default: ``per_kind`` too), drawn without replacement and shuffled with
+    ``random.Random(seed)``: the data of a second training stage aimed at two-tool chains
+    (``scripts/train_adapter.py --chain-mix``). The chains drawn for a seed do not depend on
+    ``others``.
 
     Returns ``dataset.select(...)`` of those rows, so it works on any ``Dataset`` of ``messages``.
     """
-    is_chain = [tool_calls(_clean(m)) >= 2 for m in dataset["messages"]]
-    chains = [i for i, chain in enumerate(is_chain) if chain]
-    others = [i for i, chain in enumerate(is_chain) if not chain]
-    if not 0 < per_kind <= min(len(chains), len(others)):
-        raise ValueError(f"per_kind must be between 1 and {min(len(chains), len(others))} (the "
-                         f"data hold {len(chains)} chains and {len(others)} others), "
-                         f"got {per_kind!r}")
+    others = per_kind if others is None else others
+    kinds: dict[bool, list[int]] = {True: [], False: []}
+    for i, messages in enumerate(dataset["messages"]):
+        kinds[tool_calls(_clean(messages)) >= 2].append(i)
+    chains, rest = kinds[True], kinds[False]
+    if not 0 < per_kind <= len(chains) or not 0 <= others <= len(rest):
+        raise ValueError(f"per_kind must be between 1 and {len(chains)} and others between 0 and "
+                         f"{len(rest)} (the data hold {len(chains)} chains and {len(rest)} "
+                         f"others), got {per_kind!r} and {others!r}")
     rng = random.Random(seed)
-    pick = rng.sample(chains, per_kind) + rng.sample(others, per_kind)
+    pick = rng.sample(chains, per_kind) + rng.sample(rest, others)
     rng.shuffle(pick)
     return dataset.select(pick)
 

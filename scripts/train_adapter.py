@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="train a new adapter on the model with this adapter merged in")
     parser.add_argument("--chain-mix", type=int, default=0,
                         help="train on N two-tool conversations and N others (drawn with --seed)")
+    parser.add_argument("--chain-mix-others", type=int, default=None,
+                        help="with --chain-mix: this many others instead of N")
     return parser.parse_args(argv)
 
 
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
         model, tokenizer = ft.load_finetuned(args.on_top_of)
     if args.chain_mix:
         data = ft.load_tooluse(args.data_dir, splits=("train", "validation"))
-        data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed)
+        data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed,
+                                     others=args.chain_mix_others)
     metrics = ft.train_adapter(config, model, tokenizer, data, base_model=ft.BASE_MODEL_ID)
     print(f"trained {metrics['global_step']} steps in {metrics['train_runtime_s']:.0f} s; "
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)

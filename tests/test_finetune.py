@@ -483,8 +483,10 @@ def test_tool_calls_counts_the_calls_that_answer_the_last_user_turn():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 4), st.integers(0, 3))
-def test_chain_mix_draws_that_many_of_each_kind_once_and_the_same_for_a_seed(per_kind, seed):
+@given(st.integers(1, 4), st.integers(0, 3), st.integers(0, 10))
+def test_chain_mix_draws_that_many_of_each_kind_once_and_the_same_for_a_seed(
+    per_kind, seed, others
+):
     from datasets import Dataset
 
     rows = [chain_record(i) if i % 3 == 0 else calc_record(i) for i in range(15)]  # 5 chains
@@ -494,8 +496,14 @@ def test_chain_mix_draws_that_many_of_each_kind_once_and_the_same_for_a_seed(per
     assert len(ids) == len(set(ids)) == 2 * per_kind
     assert sum(i.startswith("chain") for i in ids) == per_kind  # from the ids, not tool_calls
     assert ft.chain_mix(data, per_kind, seed)["id"] == ids
+    ratio = ft.chain_mix(data, per_kind, seed, others=others)["id"]
+    assert len(ratio) == len(set(ratio)) == per_kind + others
+    chains = sorted(i for i in ratio if i.startswith("chain"))
+    assert chains == sorted(i for i in ids if i.startswith("chain"))  # others do not move them
     with pytest.raises(ValueError, match="5 chains and 10 others"):
         ft.chain_mix(data, 6, seed)
+    with pytest.raises(ValueError, match="got 1 and 11"):
+        ft.chain_mix(data, 1, seed, others=11)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.agent.diagnostics import NAME_OPENING, next_tool_probabilities
+from companion.agent.diagnostics import NAME_CLOSING, NAME_OPENING, next_tool_probabilities
 from companion.finetune import tiny_causal_lm
 from companion.toolcall import format_call
 
@@ -23,8 +23,8 @@ CHAT = [
 def name_rows(tokenizer, messages, names):
     """Each name's whole text as tokens, and where the rows first differ (found independently)."""
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    rows = [tokenizer(prompt + NAME_OPENING + n + '"', add_special_tokens=False)["input_ids"]
-            for n in names]
+    rows = [tokenizer(prompt + NAME_OPENING + n + NAME_CLOSING,
+                      add_special_tokens=False)["input_ids"] for n in names]
     shared = next(i for i in range(min(map(len, rows))) if len({r[i] for r in rows}) > 1)
     return rows, shared
 
@@ -52,6 +52,19 @@ def test_cached_scores_equal_uncached_forward_passes_on_the_real_model(smollm2):
     want = reference(model, tokenizer, CHAT, NAMES)
     assert got == pytest.approx(want, abs=1e-4)
     assert sum(got.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_name_is_scored_with_the_tokens_of_a_real_call(smollm2, name):
+    """The scored tokens are a prefix of the tokens of a whole call: the name and what follows it
+    are split as in the training data (a bare closing quote would not be: '",' is one token)."""
+    _, tokenizer = smollm2
+    prompt = tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
+    scored = tokenizer(prompt + NAME_OPENING + name + NAME_CLOSING,
+                       add_special_tokens=False)["input_ids"]
+    call = tokenizer(prompt + format_call(name, {"answer": "1"}),
+                     add_special_tokens=False)["input_ids"]
+    assert call[: len(scored)] == scored
 
 
 @settings(max_examples=10, deadline=None)

@@ -8,13 +8,17 @@ score each allowed name as a continuation of the conversation:
 .. math::
 
     P(n \\mid x) \\propto \\prod_{t=c}^{|s_n|-1} p_\\theta(s_{n,t} \\mid s_{n,<t}),
-    \\qquad s_n = \\operatorname{tok}(x \\mathbin\\Vert n \\mathbin\\Vert \\texttt{"}),
+    \\qquad s_n = \\operatorname{tok}(x \\mathbin\\Vert n \\mathbin\\Vert \\texttt{", "}),
 
 where ``x`` is the chat-template prompt plus ``{"name": "``, ``c`` is the number of leading
 tokens that every ``s_n`` shares (so every name is scored after the same context; tokens
-they share cancel in the normalisation, so the set of names does not change the ratios), and the
-closing quote ends the name (``calculator`` is not a prefix of a longer name). The products are
-normalised over the candidate names, as the call grammar admits no others.
+they share cancel in the normalisation, so the set of names does not change the ratios), and
+``", "`` is what follows the name in every call, ``{"name": n, "arguments": ...}``: it ends the
+name (``calculator`` is not a prefix of a longer name) and is tokenised as in the calls the model
+was trained on. A bare closing quote would not be: the tokenizer merges the quote and the comma
+into one token, and the model, which never saw a lone quote there, gives it a probability that
+differs from name to name. The products are normalised over the candidate names, as the call
+grammar admits no others.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 from transformers import DynamicCache
 
 NAME_OPENING = '{"name": "'
+NAME_CLOSING = '", "'
 
 
 @torch.no_grad()
@@ -47,7 +52,8 @@ def next_tool_probabilities(
                          f"message); got roles {[m.get('role') for m in messages]}")
     prompt = tokenizer.apply_chat_template(list(messages), tokenize=False,
                                            add_generation_prompt=True) + NAME_OPENING
-    rows = [tokenizer(prompt + name + '"', add_special_tokens=False)["input_ids"] for name in names]
+    rows = [tokenizer(prompt + name + NAME_CLOSING, add_special_tokens=False)["input_ids"]
+            for name in names]
     shared = common_prefix_length(rows)  # leaves at least one token to each name
     if shared == 0:
         raise ValueError("the candidates share no prompt tokens; is the chat template empty?")

@@ -7,12 +7,12 @@ of :class:`companion.agent.TransformersLLM`.
 
 ``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the configurations of the
 chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
-chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (chapter 5's
-adapter) unconstrained and constrained, the default agent with both kinds of
-:class:`companion.agent.Memory` on (tasks in file order, so each one sees the earlier ones), and
-smolagents' ``ToolCallingAgent`` driving the default model through
-:class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapter are
-skipped, and say so in the file, when it is not installed.
+chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (the agent's
+adapters, ``companion.finetune.AGENT_ADAPTERS``) unconstrained and constrained, the default agent
+with both kinds of :class:`companion.agent.Memory` on (tasks in file order, so each one sees the
+earlier ones), and smolagents' ``ToolCallingAgent`` driving the default model through
+:class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapters are
+skipped, and say so in the file, when they are not installed.
 """
 
 from __future__ import annotations
@@ -134,11 +134,12 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
 
     if config not in CONFIGS:
         raise ValueError(f"unknown configuration {config!r}; expected one of {CONFIGS}")
-    have_adapter = (finetune.ADAPTER_DIR / "adapter_config.json").is_file()
+    have_adapter = all((d / "adapter_config.json").is_file() for d in finetune.AGENT_ADAPTERS)
     tuned = config.startswith("finetuned") or (config == "smolagents" and have_adapter)
     if tuned and not have_adapter:
-        raise FileNotFoundError("no fine-tuned adapter installed in data/adapters")
-    model, tokenizer = finetune.load_finetuned() if tuned else load_smollm2()
+        raise FileNotFoundError("the fine-tuned adapters are not all installed in data/adapters")
+    model, tokenizer = (finetune.load_finetuned(finetune.AGENT_ADAPTERS) if tuned
+                        else load_smollm2())
     constrained = "_constrained" in config or config == "smolagents"
     llm = TransformersLLM(model, tokenizer, constrained=constrained)
     if config != "smolagents":

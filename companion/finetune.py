@@ -49,6 +49,8 @@ END_OF_TURN = "<|im_end|>"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data" / "tooluse"
 ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall"
+CHAIN_ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall-chains"
+AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
 LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
@@ -631,7 +633,7 @@ def load_finetuned(
     LoRA update ``(alpha/r) B A`` is added into each weight, so inference costs what the base does.
     A sequence of folders is a stack: each adapter was trained on the model with the ones before
     it merged (``scripts/train_adapter.py --on-top-of``), so they are merged in that order (the
-    last one only with ``merge``).
+    last one only with ``merge``). ``AGENT_ADAPTERS`` is chapter 7's stack.
     """
     from peft import PeftModel
 

@@ -23,15 +23,15 @@ Progress goes to ``--output-dir/progress.jsonl`` (one JSON line per log step) an
 
 A second stage aimed at two-tool chains (the decision after a first observation: stop, or call
 a second tool) trains a new LoRA on the model with the first adapter merged in, over 320
-two-tool conversations and 320 others; load the pair with ``ft.load_finetuned([first, second])``::
+two-tool conversations and 960 others; this command wrote the shipped
+``data/adapters/smollm2-toolcall-chains`` (its data card has the measurements), and
+``ft.load_finetuned(ft.AGENT_ADAPTERS)`` loads the pair::
 
     python scripts/train_adapter.py --on-top-of data/adapters/smollm2-toolcall --chain-mix 320 \
-        --learning-rate 5e-4 --max-length 512 --eval-steps 1000 --eval-limit 8 \
-        --adapter-dir runs/smollm2-toolcall-chains
+        --chain-mix-others 960 --learning-rate 5e-4 --max-length 512 --eval-steps 1000 \
+        --eval-limit 8 --adapter-dir data/adapters/smollm2-toolcall-chains
 
-"Base" in its ``metrics.json`` is then the model with the first adapter merged. (Measured once:
-it lifted the agent's two-tool chains from 2/24 to 14/24 but cost one-tool tasks, memory and
-smolagents runs more than it gained, so the book's agent does not use it.)
+"Base" in its ``metrics.json`` is then the model with the first adapter merged.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ import statistics
 
 import pytest
 import smolagents
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from companion import finetune
 from companion.agent import (
     Agent,
     ScriptedLLM,
@@ -183,6 +185,12 @@ def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
     assert list(agent.tools) == [t.name for t in default_tools()]
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
+    stacked, _ = finetune.load_finetuned(finetune.AGENT_ADAPTERS)
+    first_only, _ = finetune.load_finetuned()
+    name = "model.layers.0.self_attn.q_proj.weight"
+    weight = agent.llm.model.state_dict()[name]
+    assert torch.equal(weight, stacked.state_dict()[name])  # both adapters merged, in order
+    assert not torch.equal(weight, first_only.state_dict()[name])
 
 
 def test_results_of_configurations_run_in_separate_processes_are_merged(

@@ -293,21 +293,23 @@ def build_default_agent(
 ) -> Agent:
     """The book's offline agent: SmolLM2-135M-Instruct, the default tools, constrained calls.
 
-    ``finetuned=None`` uses the tool-call LoRA adapter of chapter 5 (merged into the weights) when
-    it is installed in ``data/adapters``, else the base model; True requires it, False skips it.
+    ``finetuned=None`` uses the tool-call LoRA adapters (chapter 5's, then chapter 7's second
+    stage for two-tool chains, ``finetune.AGENT_ADAPTERS``, merged into the weights) when they are
+    installed in ``data/adapters``, else the base model; True requires them, False skips them.
     """
     from companion import finetune
     from companion.agent.llm import TransformersLLM
     from companion.agent.tools import default_tools
     from companion.models import load_smollm2
 
-    have_adapter = (finetune.ADAPTER_DIR / "adapter_config.json").is_file()
-    if finetuned and not have_adapter:
+    missing = [d.name for d in finetune.AGENT_ADAPTERS if not (d / "adapter_config.json").is_file()]
+    if finetuned and missing:
         raise ValueError(
-            f"finetuned=True but no adapter in data/adapters/{finetune.ADAPTER_DIR.name}; "
-            "train it with the chapter 5 notebook or pass finetuned=None"
+            f"finetuned=True but no adapter in data/adapters/{', '.join(missing)}; "
+            "train them with scripts/train_adapter.py (see the data cards) or pass finetuned=None"
         )
-    use_adapter = have_adapter if finetuned is None else finetuned
-    model, tokenizer = finetune.load_finetuned() if use_adapter else load_smollm2()
+    use_adapter = not missing if finetuned is None else finetuned
+    model, tokenizer = (finetune.load_finetuned(finetune.AGENT_ADAPTERS) if use_adapter
+                        else load_smollm2())
     llm = TransformersLLM(model, tokenizer, constrained=constrained)
     return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s)

@@ -134,7 +134,7 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
 
     if config not in CONFIGS:
         raise ValueError(f"unknown configuration {config!r}; expected one of {CONFIGS}")
-    have_adapter = all((d / "adapter_config.json").is_file() for d in finetune.AGENT_ADAPTERS)
+    have_adapter = not finetune.missing_adapters(finetune.AGENT_ADAPTERS)
     tuned = config.startswith("finetuned") or (config == "smolagents" and have_adapter)
     if tuned and not have_adapter:
         raise FileNotFoundError("the fine-tuned adapters are not all installed in data/adapters")

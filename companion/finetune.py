@@ -624,6 +624,11 @@ def save_adapter(
     return directory
 
 
+def missing_adapters(folders: Iterable[str | Path]) -> list[Path]:
+    """The folders among ``folders`` that hold no adapter (no ``adapter_config.json``)."""
+    return [Path(f) for f in folders if not (Path(f) / "adapter_config.json").is_file()]
+
+
 def load_finetuned(
     adapter_dir: str | Path | Sequence[str | Path] | None = None, merge: bool = True
 ):
@@ -647,10 +652,9 @@ def load_finetuned(
         folders = [Path(f) for f in adapter_dir]
     if not folders:
         raise ValueError("adapter_dir is an empty sequence; expected at least one adapter folder")
-    for folder in folders:
-        if not (folder / "adapter_config.json").is_file():
-            raise ValueError(f"no adapter_config.json in {folder.name}/; expected a folder "
-                             "written by save_adapter or PeftModel.save_pretrained")
+    if missing := missing_adapters(folders):
+        raise ValueError(f"no adapter_config.json in {missing[0].name}/; expected a folder "
+                         "written by save_adapter or PeftModel.save_pretrained")
     model, tokenizer = load_smollm2()
     for i, folder in enumerate(folders):
         with _peft_without_deprecation_noise():

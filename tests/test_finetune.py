@@ -558,6 +558,8 @@ def test_a_bad_stack_is_refused_with_what_was_expected(two_adapters, tmp_path):
         ft.load_finetuned([])
     with pytest.raises(ValueError, match="no adapter_config.json in missing/"):
         ft.load_finetuned([two_adapters[0], tmp_path / "missing"])
+    assert ft.missing_adapters([two_adapters[0], tmp_path / "missing"]) == [tmp_path / "missing"]
+    assert ft.missing_adapters(two_adapters) == []
 
 
 def test_an_adapter_trained_on_a_given_model_names_the_base_it_is_told(

@@ -302,7 +302,7 @@ def build_default_agent(
     from companion.agent.tools import default_tools
     from companion.models import load_smollm2
 
-    missing = [d.name for d in finetune.AGENT_ADAPTERS if not (d / "adapter_config.json").is_file()]
+    missing = [d.name for d in finetune.missing_adapters(finetune.AGENT_ADAPTERS)]
     if finetuned and missing:
         raise ValueError(
             f"finetuned=True but no adapter in data/adapters/{', '.join(missing)}; "

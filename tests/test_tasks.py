@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from companion.agent.retrieval import RetrievalIndex, load_knowledge_base
 from companion.agent.tasks import (
     DATA_DIR,
+    EXTRA_SPLIT,
     SPLITS,
     Draw,
     equivalent_call,
     families,
+    generate_split,
     generate_splits,
     load_split,
     number_split,
@@ -30,6 +32,7 @@ from companion.agent.tools import default_tools, find_unit, format_number
 from companion.toolcall import FINAL_ANSWER, TOOL_ROLE, parse_call, system_prompt
 
 NOTE_MARK = "\n\nEarlier results that may help:\n"  # how Memory.note opens (chapter 7)
+FILES = (*SPLITS, EXTRA_SPLIT)  # every shipped file: the three splits and the extra train tasks
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def index(minilm, one_thread):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return {split: load_split(split) for split in SPLITS}
+    return {split: load_split(split) for split in FILES}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,7 +61,7 @@ def shipped():
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(index, tmp_path):
-    sizes = {"n_train": 40, "n_validation": 12, "n_test": 12, "index": index}
+    sizes = {"n_train": 40, "n_validation": 12, "n_test": 12, "n_extra": 30, "index": index}
     first = write_splits(generate_splits(seed=7, **sizes), tmp_path / "a")
     second = write_splits(generate_splits(seed=7, **sizes), tmp_path / "b")
     other = write_splits(generate_splits(seed=8, **sizes), tmp_path / "c")
@@ -80,8 +83,8 @@ def test_shipped_files_are_exactly_what_the_generator_writes(index, tmp_path):
 
 def test_shipped_sizes_and_tool_mix(shipped):
     assert [len(shipped[s]) for s in SPLITS] == [3000, 200, 200]
-    total_bytes = sum((DATA_DIR / f"{s}.jsonl").stat().st_size for s in SPLITS)
-    assert total_bytes < 8e6
+    total_bytes = sum((DATA_DIR / f"{s}.jsonl").stat().st_size for s in FILES)
+    assert total_bytes < 13e6
     summary = summarize(shipped)
     for split in SPLITS:
         share = summary[split]["tool_share"]
@@ -111,10 +114,49 @@ def test_splits_share_no_entity(shipped):
     assert set(kinds) == {"num", "name", "item", "units", "passage"}
 
 
+def test_extra_tasks_are_train_tasks_in_new_wordings_only(shipped):
+    extra = shipped[EXTRA_SPLIT]
+    assert len(extra) == 3000 and {r["split"] for r in extra} == {"train"}
+    assert [r["id"] for r in extra] == [f"{EXTRA_SPLIT}-{k:05d}" for k in range(3000)]
+    by_name = {f.name: f for f in families()}
+    for record in extra:
+        family, index = record["template"].split("/")
+        assert int(index) >= len(by_name[family].phrasings), record["id"]  # an extra phrasing
+    entities = {e for r in extra for e in r["entities"]}
+    assert entities and all(split_of(e) == "train" for e in entities)  # train's entities only
+    assert not {r["task"] for r in extra} & {r["task"] for r in shipped["train"]}
+    assert len({r["template"] for r in extra}) == sum(len(f.extra) for f in families())
+
+
+def _runs(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    """Runs of ``n`` words of a phrasing (slots count as words; case and punctuation dropped)."""
+    words = re.findall(r"\{\w+\}|[a-z0-9%^']+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_extra_phrasings_add_no_wording_of_the_held_out_ones():
+    """The filter of ``extra_phrasings.py``: no run of four words shared with a validation or test
+    phrasing of the family, unless a train phrasing of the family already has it."""
+    for family in families():
+        assert 2 <= len(family.extra) <= 5, family.name
+        assert not set(family.extra) & set(family.phrasings), family.name
+        known = set().union(*(_runs(p) for p in family.phrasings[:-2]))
+        for phrasing in family.extra:
+            for held_out in family.phrasings[-2:]:
+                assert not (_runs(phrasing) & _runs(held_out)) - known, (phrasing, held_out)
+        assert {family.phrasing_split(len(family.phrasings) + i)
+                for i in range(len(family.extra))} == {"train"}
+
+
+def test_extra_phrasings_only_make_train_tasks():
+    with pytest.raises(ValueError, match="extra phrasings are train phrasings"):
+        generate_split("test", 3, extra=True)
+
+
 def test_every_multi_digit_number_in_a_task_is_a_recorded_entity(shipped):
     subjects = sorted((p.subject for p in load_knowledge_base() if p.subject), key=len,
                       reverse=True)
-    for split in SPLITS:
+    for split in FILES:
         for record in shipped[split]:
             text = record["task"]
             for subject in subjects:  # "GPT-2" or "SmolLM2-135M" are names, not numbers
@@ -159,11 +201,11 @@ def own_turns(record: dict) -> list[dict]:
 
 def test_every_trace_parses_and_has_the_expected_shape(shipped):
     system = system_prompt([t.spec() for t in default_tools()])
-    for split in SPLITS:
+    for split in FILES:
         for record in shipped[split]:
             messages = own_turns(record)
             assert record["messages"][0] == {"role": "system", "content": system}
-            if split != "train":
+            if split not in ("train", EXTRA_SPLIT):
                 assert record["messages"][1] == {"role": "user", "content": record["task"]}
             opening = messages[0]["content"]
             assert opening == record["task"] or opening.startswith(record["task"] + NOTE_MARK)
@@ -219,7 +261,7 @@ def test_with_memory_keeps_each_records_own_turns_and_checks_its_share(shipped):
 def test_every_gold_call_validates_and_reproduces_its_observation(shipped, index):
     tools = {t.name: t for t in default_tools(index)}
     cache: dict[str, str] = {}
-    for split in SPLITS:
+    for split in FILES:
         for record in shipped[split]:
             observations = [m["content"] for m in record["messages"] if m["role"] == TOOL_ROLE]
             for call, observation in zip(record["calls"], observations, strict=True):
@@ -232,7 +274,7 @@ def test_every_gold_call_validates_and_reproduces_its_observation(shipped, index
 
 
 def test_final_answers_come_from_the_last_observation(shipped):
-    for split in SPLITS:
+    for split in FILES:
         for record in shipped[split]:
             last_call = record["calls"][-1]
             last = [m["content"] for m in record["messages"] if m["role"] == TOOL_ROLE][-1]
@@ -246,7 +288,7 @@ def test_final_answers_come_from_the_last_observation(shipped):
 
 
 def test_unit_arguments_are_canonical_names(shipped):
-    for record in shipped["train"]:
+    for record in shipped["train"] + shipped[EXTRA_SPLIT]:
         for call in record["calls"]:
             if call["name"] == "convert_units":
                 for key in ("from_unit", "to_unit"):

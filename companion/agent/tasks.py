@@ -21,6 +21,11 @@ The splits are disjoint in two ways, so the test split measures generalisation, 
   knowledge-base passages are each assigned to one split by a hash of their text
   (:func:`split_of`); single digits are shared, since "3" cannot be held out.
 
+A second round of train phrasings (:data:`~companion.agent.extra_phrasings.EXTRA_PHRASINGS`,
+written by someone shown only the train phrasings, then filtered) words the tasks of a fourth
+file, ``train_extra.jsonl``: more train data for chapter 7's second training stage, made without
+changing the three files chapter 5 trained on.
+
 Conventions the model learns: expressions list operands in the order the task states them, with
 word quantities replaced by numbers ("twice 41" -> ``2 * 41``); percentages are written with
 ``/ 100`` (``15 / 100 * 80``, ``a * (1 + p / 100)``); unit arguments use the converter's canonical
@@ -38,10 +43,11 @@ import random
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from companion.agent.extra_phrasings import EXTRA_PHRASINGS
 from companion.agent.loop import Memory
 from companion.agent.retrieval import Passage, load_knowledge_base
 from companion.agent.tools import (
@@ -55,6 +61,7 @@ from companion.agent.tools import (
 from companion.toolcall import ToolCall, conversation, system_prompt
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+EXTRA_SPLIT = "train_extra"  # more train tasks, worded with the second-round phrasings only
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "tooluse"
 QUERY_WORDS: dict[str, str] = {
     "year": "year",
@@ -226,9 +233,15 @@ class Family:
     sample: Callable[[Draw], dict[str, Any]]
     solve: Callable[[dict[str, Any], Run], str]
     weight: float = 1.0
+    extra: tuple[str, ...] = ()  # second-round train phrasings (``EXTRA_PHRASINGS``)
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """Every phrasing, the extra ones last: a record's ``template`` indexes this tuple."""
+        return self.phrasings + self.extra
 
     def phrasing_split(self, index: int) -> str:
-        """Last phrasing: test; the one before: validation; the rest: train."""
+        """Last phrasing: test; the one before: validation; the rest and the extra ones: train."""
         last = len(self.phrasings) - 1
         return "test" if index == last else "validation" if index == last - 1 else "train"
 
@@ -797,14 +810,15 @@ def _two_call_families(passages: list[Passage]) -> list[Family]:
 
 
 def families(passages: list[Passage] | None = None) -> list[Family]:
-    """Every task family of the data set, in a fixed order (chapter 5)."""
+    """Every task family of the data set, in a fixed order (chapter 5), with its extra phrasings."""
     passages = load_knowledge_base() if passages is None else passages
-    return [
+    made = [
         *_calculator_families(),
         *_convert_families(),
         *_search_families(passages),
         *_two_call_families(passages),
     ]
+    return [replace(f, extra=EXTRA_PHRASINGS.get(f.name, ())) for f in made]
 
 
 def _sentence(text: str) -> str:
@@ -815,8 +829,9 @@ def _sentence(text: str) -> str:
 def _make_record(
     family: Family, index: int, draw: Draw, tools: dict[str, Tool], system: str
 ) -> dict[str, Any]:
-    slots = {**family.sample(draw), "phrasing": family.phrasings[index]}
-    task = _sentence(family.phrasings[index].format(**slots))
+    phrasing = family.templates[index]
+    slots = {**family.sample(draw), "phrasing": phrasing}
+    task = _sentence(phrasing.format(**slots))
     turns: list[tuple[ToolCall, str]] = []
 
     def run(name: str, arguments: dict[str, Any]) -> str:
@@ -852,23 +867,31 @@ class _CachedTool:
 
 
 def generate_split(
-    split: str, n: int, seed: int = 0, index: SearchIndex | None = None
+    split: str, n: int, seed: int = 0, index: SearchIndex | None = None, extra: bool = False
 ) -> list[dict[str, Any]]:
-    """``n`` distinct tasks of one split with real tool observations (deterministic in ``seed``)."""
+    """``n`` distinct tasks of one split with real tool observations (deterministic in ``seed``).
+
+    With ``extra``, train tasks worded only with the families' extra phrasings, numbered
+    ``train_extra-<k>`` (the file ``train_extra.jsonl``); the other splits are not touched by it.
+    """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if n < 0:
         raise ValueError(f"n must be a non-negative number of tasks, got {n!r}")
+    if extra and split != "train":
+        raise ValueError(f"extra phrasings are train phrasings; got extra=True for split {split!r}")
     specs = default_tools(index)
     system = system_prompt([t.spec() for t in specs])
     tools = {t.name: _CachedTool(t) for t in specs}
-    rng = random.Random(f"tooluse:{seed}:{split}")
-    fams = families()
+    rng = random.Random(f"tooluse:{seed}:{split}" + (":extra" if extra else ""))
+    fams = [f for f in families() if f.extra or not extra]
     records: list[dict[str, Any]] = []
     seen: set[str] = set()
 
     def attempt(family: Family) -> bool:
-        indices = [i for i in range(len(family.phrasings)) if family.phrasing_split(i) == split]
+        start = len(family.phrasings) if extra else 0
+        stop = len(family.templates) if extra else len(family.phrasings)
+        indices = [i for i in range(start, stop) if family.phrasing_split(i) == split]
         try:
             record = _make_record(family, rng.choice(indices), Draw(rng, split), tools, system)
         except _Unanswerable:
@@ -901,7 +924,8 @@ def generate_split(
     if len(records) < n:
         raise ValueError(f"could only make {len(records)} distinct {split} tasks, asked for {n}")
     rng.shuffle(records)
-    return [{"id": f"{split}-{k:05d}", **r} for k, r in enumerate(records)]
+    prefix = EXTRA_SPLIT if extra else split
+    return [{"id": f"{prefix}-{k:05d}", **r} for k, r in enumerate(records)]
 
 
 def family_of(record: dict[str, Any]) -> str:
@@ -963,15 +987,19 @@ def generate_splits(
     n_test: int = 200,
     index: SearchIndex | None = None,
     memory_share: float = 0.35,
+    n_extra: int = 3000,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Train, validation and test records, disjoint by phrasing and by entity (chapter 5).
+    """Train, validation and test records, disjoint by phrasing and by entity (chapter 5), and
+    ``n_extra`` train records worded with the extra phrasings only (``EXTRA_SPLIT``, chapter 7).
 
-    A ``memory_share`` of the train records open with an agent's memory (:func:`with_memory`);
-    validation and test are plain tasks.
+    A ``memory_share`` of the train and extra records open with an agent's memory
+    (:func:`with_memory`); validation and test are plain tasks.
     """
     sizes = {"train": n_train, "validation": n_validation, "test": n_test}
     splits = {split: generate_split(split, n, seed, index) for split, n in sizes.items()}
     splits["train"] = with_memory(splits["train"], memory_share, seed)
+    extra = generate_split("train", n_extra, seed, index, extra=True)
+    splits[EXTRA_SPLIT] = with_memory(extra, memory_share, seed)
     return splits
 
 
@@ -989,9 +1017,9 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path = DATA_D
 
 
 def load_split(split: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
-    """Read one split's records back (``split`` in train, validation, test)."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    """Read one split's records back (``split`` in train, validation, test, train_extra)."""
+    if split not in (*SPLITS, EXTRA_SPLIT):
+        raise ValueError(f"unknown split {split!r}; expected one of {(*SPLITS, EXTRA_SPLIT)}")
     path = Path(data_dir) / f"{split}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -1029,7 +1057,7 @@ def equivalent_call(call: dict[str, Any], gold: dict[str, Any], tools: list[Tool
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Regenerate ``data/tooluse/{train,validation,test}.jsonl`` and print a summary."""
+    """Regenerate ``data/tooluse/{train,validation,test,train_extra}.jsonl``; print a summary."""
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1037,10 +1065,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--validation", type=int, default=200)
     parser.add_argument("--test", type=int, default=200)
+    parser.add_argument("--extra", type=int, default=3000, help="train_extra.jsonl records")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # MiniLM on short queries: one thread is fastest and reproducible
-    splits = generate_splits(args.seed, args.train, args.validation, args.test)
+    splits = generate_splits(args.seed, args.train, args.validation, args.test,
+                             n_extra=args.extra)
     for path in write_splits(splits, args.out):
         print(f"wrote {path.name}: {path.stat().st_size / 1e6:.2f} MB")
     print(json.dumps(summarize(splits), indent=2))

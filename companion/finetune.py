@@ -55,6 +55,7 @@ LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+EXTRA_SPLIT = "train_extra"  # train tasks in second-round phrasings (companion.agent.tasks)
 BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -181,14 +182,16 @@ def load_tooluse(
     """The tool-use conversations as a ``datasets.DatasetDict``, one split per JSONL file (ch. 5).
 
     Loaded with ``load_dataset("json", data_files={split: f"{data_dir}/{split}.jsonl"})``; with
-    ``limit`` each split keeps its first ``limit`` records.
+    ``limit`` each split keeps its first ``limit`` records. ``splits`` may also name
+    ``EXTRA_SPLIT``, the extra train file of chapter 7's second stage.
     """
     from datasets import load_dataset
 
     folder = Path(data_dir)
-    unknown = [s for s in splits if s not in SPLITS]
+    known = (*SPLITS, EXTRA_SPLIT)
+    unknown = [s for s in splits if s not in known]
     if unknown or not splits:
-        raise ValueError(f"splits must be a non-empty subset of {SPLITS}, got {tuple(splits)!r}")
+        raise ValueError(f"splits must be a non-empty subset of {known}, got {tuple(splits)!r}")
     files = {s: str(folder / f"{s}.jsonl") for s in splits}
     missing = [f for f in files.values() if not Path(f).is_file()]
     if missing:
@@ -200,6 +203,23 @@ def load_tooluse(
             raise ValueError(f"limit must be a positive int or None, got {limit!r}")
         for s in splits:
             data[s] = data[s].select(range(min(limit, len(data[s]))))
+    return data
+
+
+def add_extra_train(data, n: int):
+    """``data`` (a ``DatasetDict`` with an ``EXTRA_SPLIT``) with the first ``n`` extra records
+    appended to ``train`` and the extra split removed: the pool of chapter 7's second stage
+    (``scripts/train_adapter.py --extra-records``)."""
+    from datasets import concatenate_datasets
+
+    if EXTRA_SPLIT not in data or "train" not in data:
+        raise ValueError(f"data must hold 'train' and {EXTRA_SPLIT!r}, got {list(data)}")
+    available = len(data[EXTRA_SPLIT])
+    if not 0 < n <= available:
+        raise ValueError(f"n must be between 1 and {available} (the {EXTRA_SPLIT} records), "
+                         f"got {n!r}")
+    extra = data.pop(EXTRA_SPLIT)
+    data["train"] = concatenate_datasets([data["train"], extra.select(range(n))])
     return data
 
 

@@ -228,6 +228,10 @@ def test_load_tooluse_reads_each_split_with_datasets(data_dir):
     assert len(ft.load_tooluse(data_dir, splits=["train"], limit=3)["train"]) == 3
     with pytest.raises(ValueError, match="splits"):
         ft.load_tooluse(data_dir, splits=["dev"])
+    with pytest.raises(ValueError, match=r"no data file for splits \['train_extra'\]"):
+        ft.load_tooluse(data_dir, splits=["train", ft.EXTRA_SPLIT])  # a known name, no file
+    extra = ft.load_tooluse(ft.DATA_DIR, splits=[ft.EXTRA_SPLIT], limit=2)[ft.EXTRA_SPLIT]
+    assert extra["id"] == ["train_extra-00000", "train_extra-00001"]
 
 
 # ---------------------------------------------------------------- evaluation
@@ -480,6 +484,19 @@ def test_tool_calls_counts_the_calls_that_answer_the_last_user_turn():
     assert ft.tool_calls(with_memory) == 1
     broken = [*calc_record(0)["messages"][:2], {"role": "assistant", "content": "not a call"}]
     assert ft.tool_calls(broken) == 0
+
+
+def test_add_extra_train_appends_the_first_n_extra_records_to_train():
+    data = ft.load_tooluse(ft.DATA_DIR, splits=("train", ft.EXTRA_SPLIT), limit=5)
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="between 1 and 5"):
+            ft.add_extra_train(data, bad)
+    train_ids = data["train"]["id"]
+    pooled = ft.add_extra_train(data, 3)
+    assert list(pooled) == ["train"]
+    assert pooled["train"]["id"] == [*train_ids, *(f"train_extra-{k:05d}" for k in range(3))]
+    with pytest.raises(ValueError, match="must hold"):
+        ft.add_extra_train(pooled, 1)
 
 
 @settings(max_examples=25, deadline=None)

@@ -22,14 +22,16 @@ accuracy of the first assistant turn, perplexity of the assistant tokens) and wr
 Progress goes to ``--output-dir/progress.jsonl`` (one JSON line per log step) and stdout.
 
 A second stage aimed at two-tool chains (the decision after a first observation: stop, or call
-a second tool) trains a new LoRA on the model with the first adapter merged in, over 320
-two-tool conversations and 960 others; this command wrote the shipped
-``data/adapters/smollm2-toolcall-chains`` (its data card has the measurements), and
+a second tool) trains a new LoRA on the model with the first adapter merged in. Its pool is the
+train split plus ``train_extra.jsonl`` (train tasks in a second round of wordings), from which it
+draws all 666 conversations with two or more tool calls and 1332 others, uncut; this command wrote
+the shipped ``data/adapters/smollm2-toolcall-chains`` (its data card has the measurements), and
 ``ft.load_finetuned(ft.AGENT_ADAPTERS)`` loads the pair::
 
-    python scripts/train_adapter.py --on-top-of data/adapters/smollm2-toolcall --chain-mix 320 \
-        --chain-mix-others 960 --learning-rate 5e-4 --max-length 512 --eval-steps 1000 \
-        --eval-limit 8 --adapter-dir data/adapters/smollm2-toolcall-chains
+    python scripts/train_adapter.py --on-top-of data/adapters/smollm2-toolcall \
+        --extra-records 3000 --chain-mix 666 --chain-mix-others 1332 --learning-rate 5e-4 \
+        --max-length 1088 --eval-steps 1000 --eval-limit 8 \
+        --adapter-dir data/adapters/smollm2-toolcall-chains
 
 "Base" in its ``metrics.json`` is then the model with the first adapter merged.
 """
@@ -68,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--on-top-of", default=None,
                         help="train a new adapter on the model with this adapter merged in")
+    parser.add_argument("--extra-records", type=int, default=0,
+                        help="add the first N records of train_extra.jsonl to the train data "
+                             "(before --chain-mix draws from it)")
     parser.add_argument("--chain-mix", type=int, default=0,
                         help="train on N two-tool conversations and N others (drawn with --seed)")
     parser.add_argument("--chain-mix-others", type=int, default=None,
@@ -108,10 +113,14 @@ def main(argv: list[str] | None = None) -> dict:
     model = tokenizer = data = None
     if args.on_top_of:
         model, tokenizer = ft.load_finetuned(args.on_top_of)
-    if args.chain_mix:
-        data = ft.load_tooluse(args.data_dir, splits=("train", "validation"))
-        data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed,
-                                     others=args.chain_mix_others)
+    if args.chain_mix or args.extra_records:
+        extra = (ft.EXTRA_SPLIT,) if args.extra_records else ()
+        data = ft.load_tooluse(args.data_dir, splits=("train", *extra, "validation"))
+        if args.extra_records:
+            data = ft.add_extra_train(data, args.extra_records)
+        if args.chain_mix:
+            data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed,
+                                         others=args.chain_mix_others)
     metrics = ft.train_adapter(config, model, tokenizer, data, base_model=ft.BASE_MODEL_ID)
     print(f"trained {metrics['global_step']} steps in {metrics['train_runtime_s']:.0f} s; "
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)

@@ -42,20 +42,18 @@ import torch
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback
 
+from companion.agent.tasks import DATA_DIR, EXTRA_SPLIT, SPLITS  # the data set's files
 from companion.toolcall import ToolCallParseError, parse_call
 
 IGNORE_INDEX = -100
 END_OF_TURN = "<|im_end|>"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / "data" / "tooluse"
 ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall"
 CHAIN_ADAPTER_DIR = REPO_ROOT / "data" / "adapters" / "smollm2-toolcall-chains"
 AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
 LORA_TARGETS: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
-EXTRA_SPLIT = "train_extra"  # train tasks in second-round phrasings (companion.agent.tasks)
 BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 

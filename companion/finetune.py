@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback
 
 from companion.agent.tasks import DATA_DIR, EXTRA_SPLIT, SPLITS  # the data set's files
-from companion.toolcall import ToolCallParseError, parse_call
+from companion.toolcall import NAME_OPENING, ToolCallParseError, parse_call
 
 IGNORE_INDEX = -100
 END_OF_TURN = "<|im_end|>"
@@ -119,28 +119,50 @@ def replies_to_last_user(messages: Sequence[dict[str, Any]]) -> list[dict[str, A
 
 
 def tokenize_conversation(
-    messages: Sequence[dict[str, Any]], tokenizer, max_length: int | None = None
-) -> dict[str, list[int]]:
+    messages: Sequence[dict[str, Any]],
+    tokenizer,
+    max_length: int | None = None,
+    decision_weight: float | None = None,
+) -> dict[str, list]:
     """``input_ids``, ``attention_mask`` and ``labels`` of one chat, all the same length (ch. 5).
 
     ``labels[t] = input_ids[t]`` inside an assistant span (content and closing ``<|im_end|>``)
     that answers the *last* user turn, ``-100`` everywhere else: earlier exchanges (an agent's
     conversation memory replayed before the task) are context to read, not replies to imitate.
-    With ``max_length`` the three lists are cut on the right.
+    With ``max_length`` the lists are cut on the right.
+
+    With ``decision_weight`` there is a fourth list, ``weights`` (ch. 7): 1 at labelled tokens,
+    ``decision_weight`` at each reply's *decision*, the first token of its tool name (which tool,
+    or ``final_answer`` to stop; every name starts with a different token), and 0 elsewhere, for
+    :func:`labelled_token_loss`. A reply that does not open with ``{"name": "`` raises.
     """
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+    if decision_weight is not None and not decision_weight > 0:
+        raise ValueError(f"decision_weight must be a positive number or None, got "
+                         f"{decision_weight!r}")
     ids, spans = assistant_spans(messages, tokenizer)
     answering = len(replies_to_last_user(messages))
     if answering == 0:
         raise ValueError("no assistant turn after the last user turn, so there is nothing to "
                          f"learn; roles were {[m['role'] for m in messages]}")
     labels = [IGNORE_INDEX] * len(ids)
+    weights = [0.0] * len(ids)
+    opening = tokenizer.encode(NAME_OPENING, add_special_tokens=False)
     for start, end in spans[len(spans) - answering :]:
         labels[start:end] = ids[start:end]
+        weights[start:end] = [1.0] * (end - start)
+        if decision_weight is not None:
+            if ids[start : start + len(opening)] != opening or start + len(opening) >= end:
+                raise ValueError(f"a reply does not open with {NAME_OPENING!r} as the tokens "
+                                 f"{opening}: {tokenizer.decode(ids[start:end])!r}")
+            weights[start + len(opening)] = float(decision_weight)
     if max_length is not None:
-        ids, labels = ids[:max_length], labels[:max_length]
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+        ids, labels, weights = ids[:max_length], labels[:max_length], weights[:max_length]
+    row: dict[str, list] = {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+    if decision_weight is not None:
+        row["weights"] = weights
+    return row
 
 
 @dataclass
@@ -148,7 +170,8 @@ class ChatCollator:
     """Pad a list of tokenised chats on the right into a batch of tensors (ch. 5).
 
     ``input_ids`` are padded with ``pad_token_id``, ``attention_mask`` with 0 and ``labels`` with
-    -100, so padding never enters the loss whatever its token id is.
+    -100, so padding never enters the loss whatever its token id is; ``weights``, where the rows
+    have them (:func:`tokenize_conversation`), with 0.
     """
 
     pad_token_id: int
@@ -165,13 +188,21 @@ class ChatCollator:
         width = max(len(f["input_ids"]) for f in features)
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        weighted = ["weights" in f for f in features]
+        if any(weighted) and not all(weighted) or any(
+                len(f["weights"]) != len(f["input_ids"]) for f in features if "weights" in f):
+            raise ValueError("either every row has weights as long as its input_ids or none has")
         batch = {"input_ids": [], "attention_mask": [], "labels": []}
         for f in features:
             pad = width - len(f["input_ids"])
             batch["input_ids"].append(list(f["input_ids"]) + [self.pad_token_id] * pad)
             batch["attention_mask"].append(list(f["attention_mask"]) + [0] * pad)
             batch["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * pad)
-        return {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+        tensors = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+        if all(weighted):
+            tensors["weights"] = torch.tensor(
+                [list(f["weights"]) + [0.0] * (width - len(f["weights"])) for f in features])
+        return tensors
 
 
 def load_tooluse(
@@ -259,16 +290,20 @@ def chain_mix(dataset, per_kind: int, seed: int = 0, others: int | None = None):
     return dataset.select(pick)
 
 
-def tokenize_dataset(dataset, tokenizer, max_length: int | None = 512):
+def tokenize_dataset(
+    dataset, tokenizer, max_length: int | None = 512, decision_weight: float | None = None
+):
     """Map :func:`tokenize_conversation` over a ``Dataset`` (or ``DatasetDict``) of chats (ch. 5).
 
-    Keeps only ``input_ids``, ``attention_mask`` and ``labels``.
+    Keeps only ``input_ids``, ``attention_mask`` and ``labels`` (and ``weights`` with a
+    ``decision_weight``).
     """
     columns = dataset.column_names
     if isinstance(columns, dict):  # a DatasetDict: the same columns in every split
         columns = next(iter(columns.values()))
     return dataset.map(
-        lambda row: tokenize_conversation(_clean(row["messages"]), tokenizer, max_length),
+        lambda row: tokenize_conversation(_clean(row["messages"]), tokenizer, max_length,
+                                          decision_weight),
         remove_columns=columns,
     )
 
@@ -353,6 +388,7 @@ class FinetuneConfig:
     seed: int = 0
     group_by_length: bool = True
     shared_prefix: bool = True
+    decision_weight: float | None = None  # ch. 7: weight of each reply's tool-name token
     progress_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -361,6 +397,9 @@ class FinetuneConfig:
             raise ValueError(f"method must be 'lora' or 'full', got {self.method!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if self.decision_weight is not None and not self.shared_prefix:
+            raise ValueError("decision_weight needs shared_prefix=True: the weighted loss is "
+                             "computed by SharedPrefixTrainer, not by the model")
         if self.max_steps <= 0 and self.num_train_epochs <= 0:
             raise ValueError("set max_steps > 0 or num_train_epochs > 0, got "
                              f"max_steps={self.max_steps!r}, epochs={self.num_train_epochs!r}")
@@ -399,6 +438,7 @@ def training_arguments(config: FinetuneConfig, **overrides: Any):
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        remove_unused_columns=config.decision_weight is None,  # keep "weights" for the loss
     )
     kwargs.update(config.extra)
     kwargs.update(overrides)
@@ -440,11 +480,14 @@ def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor) 
     return max(0, min(length, shortest - 1))
 
 
-def labelled_token_loss(model, input_ids, attention_mask, labels, cache=None):
+def labelled_token_loss(model, input_ids, attention_mask, labels, cache=None, weights=None):
     """Mean next-token cross-entropy over the labelled positions, projecting only those (ch. 5).
 
     ``loss = mean_{t: labels[t+1] != -100} -log softmax(W h_t)[labels[t+1]]``, the same number as
-    ``model(..., labels=labels).loss``. A causal-LM head multiplies *every* hidden state by the
+    ``model(..., labels=labels).loss``. With ``weights`` (the shape of ``labels``), the weighted
+    mean ``sum_t w[t+1] l_t / sum_t w[t+1]`` over the same positions (ch. 7's decision weight).
+
+    A causal-LM head multiplies *every* hidden state by the
     ``vocab x d`` output matrix (49152 x 576 for SmolLM2, a fifth of the model's FLOPs) and keeps
     a ``batch x T x vocab`` float tensor for the softmax; in a chat only the assistant tokens are
     labelled, so this gathers those hidden states first and projects just them.
@@ -457,7 +500,12 @@ def labelled_token_loss(model, input_ids, attention_mask, labels, cache=None):
     targets = labels[:, 1:]
     scored = targets != IGNORE_INDEX
     logits = model.get_output_embeddings()(hidden[:, :-1][scored])
-    loss = torch.nn.functional.cross_entropy(logits.float(), targets[scored])
+    if weights is None:
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets[scored])
+    else:
+        w = weights[:, 1:][scored].to(logits.device, torch.float32)
+        nll = torch.nn.functional.cross_entropy(logits.float(), targets[scored], reduction="none")
+        loss = (w * nll).sum() / w.sum()
     return CausalLMOutputWithPast(loss=loss)
 
 
@@ -468,17 +516,20 @@ def shared_prefix_loss(model, batch: dict[str, torch.Tensor], min_prefix: int = 
     one row and repeated across the batch (with gradients flowing back through the repeat), and
     only the rest of each row goes through the model: the same loss and gradients as a plain
     forward (the prefix holds no labels), for far fewer FLOPs when the prompt is long. The loss
-    itself is :func:`labelled_token_loss`, which projects only the labelled positions.
+    itself is :func:`labelled_token_loss`, which projects only the labelled positions (weighted
+    by ``batch["weights"]`` where the batch has them).
     Returns an output whose ``loss`` is the batch loss.
     """
     ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    weights = batch.get("weights")
     p = shared_prefix_length(ids, mask)
     if p < min_prefix or ids.shape[0] == 1 or (labels[:, : p + 1] != IGNORE_INDEX).any():
-        return labelled_token_loss(model, ids, mask, labels)
+        return labelled_token_loss(model, ids, mask, labels, weights=weights)
     prefix = model.get_decoder()(input_ids=ids[:1, :p], use_cache=True)
     cache = prefix.cache
     cache.batch_repeat_interleave(ids.shape[0])
-    return labelled_token_loss(model, ids[:, p:], mask, labels[:, p:], cache=cache)
+    return labelled_token_loss(model, ids[:, p:], mask, labels[:, p:], cache=cache,
+                               weights=None if weights is None else weights[:, p:])
 
 
 class SharedPrefixTrainer(Trainer):
@@ -568,7 +619,7 @@ def train_adapter(
     if config.eval_limit is not None:
         validation = validation.select(range(min(config.eval_limit, len(validation))))
     tokenized = {
-        "train": tokenize_dataset(train, tokenizer, config.max_length),
+        "train": tokenize_dataset(train, tokenizer, config.max_length, config.decision_weight),
         "validation": tokenize_dataset(validation, tokenizer, config.max_length),
     }
     model.train()

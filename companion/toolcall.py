@@ -23,6 +23,7 @@ from typing import Any
 
 FINAL_ANSWER = "final_answer"
 TOOL_ROLE = "tool"
+NAME_OPENING = '{"name": "'  # how every call starts (:func:`format_call`); the tool name follows
 
 FINAL_ANSWER_SPEC: dict[str, Any] = {
     "name": FINAL_ANSWER,

@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="train on N two-tool conversations and N others (drawn with --seed)")
     parser.add_argument("--chain-mix-others", type=int, default=None,
                         help="with --chain-mix: this many others instead of N")
+    parser.add_argument("--decision-weight", type=float, default=None,
+                        help="weight of the first token of each reply's tool name in the loss "
+                             "(the decision: which tool, or stop); default: 1 like every token")
     return parser.parse_args(argv)
 
 
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
         learning_rate=args.learning_rate, train_limit=args.train_limit or None, seed=args.seed,
         max_length=args.max_length, eval_steps=args.eval_steps, save_steps=args.eval_steps,
         eval_limit=args.eval_limit, logging_steps=2, progress_file=str(out / "progress.jsonl"),
+        decision_weight=args.decision_weight,
     )
     print(f"training with {config}", flush=True)
     model = tokenizer = data = None

@@ -126,6 +126,37 @@ def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
         ft.tokenize_conversation([*task, {"role": "user", "content": "And 3 times 4?"}], tokenizer)
 
 
+def test_decision_weight_marks_the_first_token_of_each_tool_name(tokenizer):
+    """Ch. 7: the decision (which tool, or stop) is one token per reply; it gets the weight."""
+    from companion.agent.loop import Memory
+
+    memory = Memory(retrieval=False)
+    memory.remember("What is 2 times 3?", "6", steps=2)
+    task = conversation("Tools: calculator.", "What is 12 times 7?", [
+        (ToolCall("calculator", {"expression": "12 * 7"}), "84"),
+        (ToolCall("final_answer", {"answer": "84"}), "")])
+    plain = ft.tokenize_conversation(task, tokenizer)
+    row = ft.tokenize_conversation(task, tokenizer, decision_weight=5.0)
+    assert {k: row[k] for k in plain} == plain and len(row["weights"]) == len(row["input_ids"])
+    # Hand check: spans start at 27 and 61 (the test above); '{"', 'name', '":', ' "' come first.
+    heavy = [t for t, w in enumerate(row["weights"]) if w == 5.0]
+    assert heavy == [27 + 4, 61 + 4]
+    assert [tokenizer.decode([row["input_ids"][t]]) for t in heavy] == ["calcul", "final"]
+    assert all((w == 1.0) == (label != -100 and t not in heavy)
+               for t, (w, label) in enumerate(zip(row["weights"], row["labels"], strict=True)))
+    replayed = ft.tokenize_conversation([task[0], *memory.history(), *task[1:]], tokenizer,
+                                       decision_weight=3.0)
+    assert replayed["weights"].count(3.0) == 2  # the remembered reply is context: weight 0
+    assert sum(replayed["weights"]) == sum(row["weights"]) - 2 * (5.0 - 3.0)
+    with pytest.raises(ValueError, match="decision_weight"):
+        ft.tokenize_conversation(task, tokenizer, decision_weight=0)
+    odd = [*task[:2], {"role": "assistant", "content": "84"}]
+    with pytest.raises(ValueError, match="does not open with"):
+        ft.tokenize_conversation(odd, tokenizer, decision_weight=2.0)
+    with pytest.raises(ValueError, match="shared_prefix"):
+        ft.FinetuneConfig(decision_weight=2.0, shared_prefix=False)
+
+
 def test_template_offers_no_assistant_mask_so_the_prefix_method_is_needed(tokenizer):
     out = tokenizer.apply_chat_template(RECORDS[0]["messages"], return_dict=True,
                                         return_assistant_tokens_mask=True)
@@ -445,6 +476,43 @@ def test_labelled_token_loss_equals_the_model_loss_and_its_gradients(tokenizer):
         torch.testing.assert_close(g_ours[name], g_plain[name], atol=1e-6, rtol=1e-4)
 
 
+def test_weighted_loss_is_the_weighted_mean_of_per_token_cross_entropy(tokenizer):
+    """Independent reference: the model's logits, log-softmax and the weights by hand."""
+    model = tiny_lora(tokenizer)
+    rows = [ft.tokenize_conversation(r["messages"], tokenizer, decision_weight=4.0)
+            for r in RECORDS[1:4]]
+    batch = ft.ChatCollator(tokenizer.pad_token_id)(rows)
+    assert batch["weights"].dtype == torch.float32 and (batch["weights"] == 4.0).sum() == 6
+    with torch.no_grad():
+        logp = torch.log_softmax(model(**{k: batch[k] for k in ("input_ids", "attention_mask")})
+                                 .logits[:, :-1].double(), dim=-1)
+        ours = ft.labelled_token_loss(model, **batch).loss
+        shared = ft.shared_prefix_loss(model, batch).loss
+    target, w = batch["labels"][:, 1:], batch["weights"][:, 1:].double()
+    nll = -logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    scored = target != -100
+    reference = (w * nll)[scored].sum() / w[scored].sum()
+    torch.testing.assert_close(ours.double(), reference, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shared, ours, atol=1e-6, rtol=1e-5)
+    unweighted = {k: batch[k] for k in ("input_ids", "attention_mask", "labels")}
+    ones = dict(unweighted, weights=(batch["labels"] != -100).float())
+    torch.testing.assert_close(ft.labelled_token_loss(model, **ones).loss,
+                               ft.labelled_token_loss(model, **unweighted).loss)
+
+
+def test_collator_pads_weights_with_zero_and_refuses_a_mix(tokenizer):
+    rows = [ft.tokenize_conversation(r["messages"], tokenizer, decision_weight=2.0)
+            for r in RECORDS[:2]]
+    batch = ft.ChatCollator(tokenizer.pad_token_id)(rows)
+    for i, row in enumerate(rows):
+        n = len(row["weights"])
+        assert batch["weights"][i, :n].tolist() == row["weights"]
+        assert (batch["weights"][i, n:] == 0).all()
+    plain = ft.tokenize_conversation(RECORDS[2]["messages"], tokenizer)
+    with pytest.raises(ValueError, match="every row has weights"):
+        ft.ChatCollator(tokenizer.pad_token_id)([*rows, plain])
+
+
 def test_saving_an_adapter_never_asks_the_hub(tokenizer, tmp_path, monkeypatch, no_network):
     """peft's save checks the base model's config on the Hub unless told the embeddings are
     untouched; offline that check warns, and online it would open a connection."""
@@ -586,3 +654,21 @@ def test_an_adapter_trained_on_a_given_model_names_the_base_it_is_told(
                                tiny(tokenizer), tokenizer, data, base_model="someone/some-model")
     saved = json.loads((Path(metrics["final_dir"]) / "adapter_config.json").read_text())
     assert saved["base_model_name_or_path"] == "someone/some-model"
+
+
+def test_training_with_a_decision_weight_feeds_the_weights_to_the_loss(
+        tokenizer, data_dir, tmp_path, monkeypatch):
+    """The Trainer keeps the ``weights`` column (it drops columns the model does not take)."""
+    seen = []
+    original = ft.labelled_token_loss
+
+    def spy(*args, weights=None, **kwargs):
+        seen.append(None if weights is None else float(weights.max()))
+        return original(*args, weights=weights, **kwargs)
+
+    monkeypatch.setattr(ft, "labelled_token_loss", spy)
+    data = ft.load_tooluse(data_dir, splits=("train", "validation"))
+    ft.train_adapter(config(tmp_path, max_steps=2, eval_steps=2, save_steps=2,
+                            decision_weight=3.0), tiny(tokenizer), tokenizer, data)
+    assert seen[:2] == [3.0, 3.0]  # the two training steps were weighted
+    assert seen[2:] and set(seen[2:]) == {None}  # the evaluation loss is the plain one

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-NAME_OPENING = '{"name": "'
+from companion.toolcall import NAME_OPENING
+
 NAME_CLOSING = '", "'
 
 

@@ -103,8 +103,9 @@ def test_labels_cover_exactly_the_assistant_turns_and_their_end_token(tokenizer)
     assert tool_start > 0 and all(label == ft.IGNORE_INDEX for label in labels[49:61])
 
 
-def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
-    """A replayed earlier exchange (conversation memory) is context: its answer is not a target."""
+def times_task() -> tuple[list[dict], list[dict]]:
+    """"What is 12 times 7?" solved with the calculator, alone and after a conversation memory
+    replays an earlier exchange ("What is 2 times 3?" -> 6)."""
     from companion.agent.loop import Memory
 
     memory = Memory(retrieval=False)
@@ -112,7 +113,12 @@ def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
     task = conversation("Tools: calculator.", "What is 12 times 7?", [
         (ToolCall("calculator", {"expression": "12 * 7"}), "84"),
         (ToolCall("final_answer", {"answer": "84"}), "")])
-    with_memory = [task[0], *memory.history(), *task[1:]]
+    return task, [task[0], *memory.history(), *task[1:]]
+
+
+def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
+    """A replayed earlier exchange (conversation memory) is context: its answer is not a target."""
+    task, with_memory = times_task()
     row = ft.tokenize_conversation(with_memory, tokenizer)
     plain = ft.tokenize_conversation(task, tokenizer)
     kept = [i for i, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
@@ -128,24 +134,17 @@ def test_only_the_replies_to_the_last_user_turn_are_labelled(tokenizer):
 
 def test_decision_weight_marks_the_first_token_of_each_tool_name(tokenizer):
     """Ch. 7: the decision (which tool, or stop) is one token per reply; it gets the weight."""
-    from companion.agent.loop import Memory
-
-    memory = Memory(retrieval=False)
-    memory.remember("What is 2 times 3?", "6", steps=2)
-    task = conversation("Tools: calculator.", "What is 12 times 7?", [
-        (ToolCall("calculator", {"expression": "12 * 7"}), "84"),
-        (ToolCall("final_answer", {"answer": "84"}), "")])
+    task, with_memory = times_task()
     plain = ft.tokenize_conversation(task, tokenizer)
     row = ft.tokenize_conversation(task, tokenizer, decision_weight=5.0)
     assert {k: row[k] for k in plain} == plain and len(row["weights"]) == len(row["input_ids"])
-    # Hand check: spans start at 27 and 61 (the test above); '{"', 'name', '":', ' "' come first.
+    # By hand: replies start at 27 and 61 (test_labels_cover_...), then '{"', 'name', '":', ' "'.
     heavy = [t for t, w in enumerate(row["weights"]) if w == 5.0]
     assert heavy == [27 + 4, 61 + 4]
     assert [tokenizer.decode([row["input_ids"][t]]) for t in heavy] == ["calcul", "final"]
     assert all((w == 1.0) == (label != -100 and t not in heavy)
                for t, (w, label) in enumerate(zip(row["weights"], row["labels"], strict=True)))
-    replayed = ft.tokenize_conversation([task[0], *memory.history(), *task[1:]], tokenizer,
-                                       decision_weight=3.0)
+    replayed = ft.tokenize_conversation(with_memory, tokenizer, decision_weight=3.0)
     assert replayed["weights"].count(3.0) == 2  # the remembered reply is context: weight 0
     assert sum(replayed["weights"]) == sum(row["weights"]) - 2 * (5.0 - 3.0)
     with pytest.raises(ValueError, match="decision_weight"):

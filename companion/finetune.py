@@ -189,8 +189,9 @@ class ChatCollator:
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
         weighted = ["weights" in f for f in features]
-        if any(weighted) and not all(weighted) or any(
-                len(f["weights"]) != len(f["input_ids"]) for f in features if "weights" in f):
+        mixed = any(weighted) and not all(weighted)
+        if mixed or any(len(f["weights"]) != len(f["input_ids"])
+                        for f in features if "weights" in f):
             raise ValueError("either every row has weights as long as its input_ids or none has")
         batch = {"input_ids": [], "attention_mask": [], "labels": []}
         for f in features:
@@ -487,10 +488,10 @@ def labelled_token_loss(model, input_ids, attention_mask, labels, cache=None, we
     ``model(..., labels=labels).loss``. With ``weights`` (the shape of ``labels``), the weighted
     mean ``sum_t w[t+1] l_t / sum_t w[t+1]`` over the same positions (ch. 7's decision weight).
 
-    A causal-LM head multiplies *every* hidden state by the
-    ``vocab x d`` output matrix (49152 x 576 for SmolLM2, a fifth of the model's FLOPs) and keeps
-    a ``batch x T x vocab`` float tensor for the softmax; in a chat only the assistant tokens are
-    labelled, so this gathers those hidden states first and projects just them.
+    A causal-LM head multiplies *every* hidden state by the ``vocab x d`` output matrix
+    (49152 x 576 for SmolLM2, a fifth of the model's FLOPs) and keeps a ``batch x T x vocab``
+    float tensor for the softmax; in a chat only the assistant tokens are labelled, so this
+    gathers those hidden states first and projects just them.
     Returns a ``CausalLMOutputWithPast`` with ``loss`` set and no logits.
     """
     from transformers.modeling_outputs import CausalLMOutputWithPast

@@ -510,6 +510,8 @@ def test_collator_pads_weights_with_zero_and_refuses_a_mix(tokenizer):
     plain = ft.tokenize_conversation(RECORDS[2]["messages"], tokenizer)
     with pytest.raises(ValueError, match="every row has weights"):
         ft.ChatCollator(tokenizer.pad_token_id)([*rows, plain])
+    with pytest.raises(ValueError, match="as long as its input_ids"):
+        ft.ChatCollator(tokenizer.pad_token_id)([dict(rows[0], weights=rows[0]["weights"][:-1])])
 
 
 def test_saving_an_adapter_never_asks_the_hub(tokenizer, tmp_path, monkeypatch, no_network):

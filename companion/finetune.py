@@ -42,7 +42,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback
 
-from companion.agent.tasks import DATA_DIR, EXTRA_SPLIT, SPLITS  # the data set's files
+from companion.agent.tasks import DATA_DIR, EXTRA_SPLIT, FILES, SPLITS  # the data set's files
 from companion.toolcall import NAME_OPENING, ToolCallParseError, parse_call
 
 IGNORE_INDEX = -100
@@ -218,10 +218,9 @@ def load_tooluse(
     from datasets import load_dataset
 
     folder = Path(data_dir)
-    known = (*SPLITS, EXTRA_SPLIT)
-    unknown = [s for s in splits if s not in known]
+    unknown = [s for s in splits if s not in FILES]
     if unknown or not splits:
-        raise ValueError(f"splits must be a non-empty subset of {known}, got {tuple(splits)!r}")
+        raise ValueError(f"splits must be a non-empty subset of {FILES}, got {tuple(splits)!r}")
     files = {s: str(folder / f"{s}.jsonl") for s in splits}
     missing = [f for f in files.values() if not Path(f).is_file()]
     if missing:

@@ -15,6 +15,7 @@ from companion.agent.retrieval import RetrievalIndex, load_knowledge_base
 from companion.agent.tasks import (
     DATA_DIR,
     EXTRA_SPLIT,
+    FILES,
     SPLITS,
     Draw,
     equivalent_call,
@@ -32,7 +33,6 @@ from companion.agent.tools import default_tools, find_unit, format_number
 from companion.toolcall import FINAL_ANSWER, TOOL_ROLE, parse_call, system_prompt
 
 NOTE_MARK = "\n\nEarlier results that may help:\n"  # how Memory.note opens (chapter 7)
-FILES = (*SPLITS, EXTRA_SPLIT)  # every shipped file: the three splits and the extra train tasks
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,7 @@ from companion.toolcall import ToolCall, conversation, system_prompt
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 EXTRA_SPLIT = "train_extra"  # more train tasks, worded with the second-round phrasings only
+FILES: tuple[str, ...] = (*SPLITS, EXTRA_SPLIT)  # every file of the data set, ``<name>.jsonl``
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "tooluse"
 QUERY_WORDS: dict[str, str] = {
     "year": "year",
@@ -1018,8 +1019,8 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path = DATA_D
 
 def load_split(split: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
     """Read one split's records back (``split`` in train, validation, test, train_extra)."""
-    if split not in (*SPLITS, EXTRA_SPLIT):
-        raise ValueError(f"unknown split {split!r}; expected one of {(*SPLITS, EXTRA_SPLIT)}")
+    if split not in FILES:
+        raise ValueError(f"unknown split {split!r}; expected one of {FILES}")
     path = Path(data_dir) / f"{split}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 

@@ -290,6 +290,29 @@ def chain_mix(dataset, per_kind: int, seed: int = 0, others: int | None = None):
     return dataset.select(pick)
 
 
+def with_other_order(dataset, fraction: float, seed: int = 0):
+    """``dataset`` with ``fraction`` of its reorderable chains (``tasks.REORDERABLE``) solved the
+    other way round (:func:`companion.agent.tasks.other_order`), picked with
+    ``random.Random(seed)``: chapter 7's stage sees both orders of a chain
+    (``scripts/train_adapter.py --other-order``)."""
+    from companion.agent.tasks import REORDERABLE, family_of, other_order
+
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction!r}")
+    candidates = [i for i, t in enumerate(dataset["template"])
+                  if family_of({"template": t}) in REORDERABLE]
+    pick = set(random.Random(f"other-order:{seed}").sample(
+        candidates, round(fraction * len(candidates))))
+
+    def swap(record: dict[str, Any], i: int) -> dict[str, Any]:
+        if i not in pick:
+            return record
+        done = other_order(record)
+        return {k: done[k] for k in ("messages", "answer", "calls", "tool")}
+
+    return dataset.map(swap, with_indices=True)
+
+
 def tokenize_dataset(
     dataset, tokenizer, max_length: int | None = 512, decision_weight: float | None = None
 ):

@@ -81,7 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--decision-weight", type=float, default=None,
                         help="weight of the first token of each reply's tool name in the loss "
                              "(the decision: which tool, or stop); default: 1 like every token")
-    return parser.parse_args(argv)
+    parser.add_argument("--other-order", type=float, default=0.0,
+                        help="with --chain-mix: solve this fraction of the reorderable chains "
+                             "the other way round (convert first, then multiply or divide)")
+    args = parser.parse_args(argv)
+    if args.other_order and not args.chain_mix:
+        parser.error("--other-order needs --chain-mix (it reorders chains of the stage's pool)")
+    return args
 
 
 def read_jsonl(path: Path, limit: int) -> list[dict]:
@@ -126,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
         if args.chain_mix:
             data["train"] = ft.chain_mix(data["train"], args.chain_mix, args.seed,
                                          others=args.chain_mix_others)
+        if args.other_order:
+            data["train"] = ft.with_other_order(data["train"], args.other_order, args.seed)
     metrics = ft.train_adapter(config, model, tokenizer, data, base_model=ft.BASE_MODEL_ID)
     print(f"trained {metrics['global_step']} steps in {metrics['train_runtime_s']:.0f} s; "
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)

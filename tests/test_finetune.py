@@ -673,3 +673,35 @@ def test_training_with_a_decision_weight_feeds_the_weights_to_the_loss(
                             decision_weight=3.0), tiny(tokenizer), tokenizer, data)
     assert seen[:2] == [3.0, 3.0]  # the two training steps were weighted
     assert seen[2:] and set(seen[2:]) == {None}  # the evaluation loss is the plain one
+
+
+def test_with_other_order_reorders_that_share_of_the_reorderable_chains_only():
+    from companion.agent.tasks import REORDERABLE, other_order
+
+    data = ft.load_tooluse(ft.DATA_DIR, splits=("train",), limit=300)["train"]
+    movable = [i for i, t in enumerate(data["template"]) if t.split("/")[0] in REORDERABLE]
+    assert len(movable) >= 10
+
+    def moved(dataset) -> list[int]:
+        return [i for i in range(len(data)) if dataset[i]["messages"] != data[i]["messages"]]
+
+    assert moved(ft.with_other_order(data, 0.0)) == []
+    everything = ft.with_other_order(data, 1.0)
+    assert moved(everything) == movable
+    for i in movable[:3]:
+        assert everything[i]["messages"] == other_order(data[i])["messages"]
+        assert everything[i]["tool"] == "+".join(c["name"] for c in other_order(data[i])["calls"])
+    half = moved(ft.with_other_order(data, 0.5, seed=1))
+    assert len(half) == round(0.5 * len(movable)) and set(half) < set(movable)
+    assert moved(ft.with_other_order(data, 0.5, seed=1)) == half
+    assert moved(ft.with_other_order(data, 0.5, seed=2)) != half
+    with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
+        ft.with_other_order(data, 1.5)
+
+
+def test_train_adapter_refuses_other_order_without_a_chain_mix(load_script, capsys):
+    script = load_script("scripts/train_adapter.py")
+    assert script.parse_args(["--chain-mix", "4", "--other-order", "0.5"]).other_order == 0.5
+    with pytest.raises(SystemExit):
+        script.parse_args(["--other-order", "0.5"])
+    assert "--other-order needs --chain-mix" in capsys.readouterr().err

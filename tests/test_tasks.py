@@ -11,11 +11,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from companion.agent.evaluation import answer_matches
 from companion.agent.retrieval import RetrievalIndex, load_knowledge_base
 from companion.agent.tasks import (
     DATA_DIR,
     EXTRA_SPLIT,
     FILES,
+    REORDERABLE,
     SPLITS,
     Draw,
     equivalent_call,
@@ -24,12 +26,19 @@ from companion.agent.tasks import (
     generate_splits,
     load_split,
     number_split,
+    other_order,
     split_of,
     summarize,
     with_memory,
     write_splits,
 )
-from companion.agent.tools import default_tools, find_unit, format_number
+from companion.agent.tools import (
+    calculate,
+    convert_units,
+    default_tools,
+    find_unit,
+    format_number,
+)
 from companion.toolcall import FINAL_ANSWER, TOOL_ROLE, parse_call, system_prompt
 
 NOTE_MARK = "\n\nEarlier results that may help:\n"  # how Memory.note opens (chapter 7)
@@ -378,3 +387,93 @@ def test_unit_spellings_count_as_the_same_conversion():
     call = {"name": "convert_units", "arguments": {"value": 5.0, "from_unit": "miles",
                                                     "to_unit": "km"}}
     assert equivalent_call(call, gold, default_tools())
+
+
+# ---------------------------------------------------------------------------------------------
+# The other order of a chain (chapter 7's stage)
+
+
+def test_other_order_converts_first_then_multiplies_by_hand():
+    family = next(f for f in families() if f.name == "repeat_then_convert")
+    record = {"template": "repeat_then_convert/0", "task": "Tara makes 30 trips of 85 kilograms "
+              "each. How much is that in tonnes?", "answer": "2.55 t", "tool": "x",
+              "messages": [{"role": "system", "content": "S"}],
+              "calls": [{"name": "calculator", "arguments": {"expression": "30 * 85"}},
+                        {"name": "convert_units", "arguments": {
+                            "value": 2550, "from_unit": "kilogram", "to_unit": "tonne"}}]}
+    assert family.phrasings[0].index("{n}") < family.phrasings[0].index("{each}")
+    done = other_order(record)
+    assert done["calls"] == [
+        {"name": "convert_units", "arguments": {"value": 85, "from_unit": "kilogram",
+                                                 "to_unit": "tonne"}},
+        {"name": "calculator", "arguments": {"expression": "0.085 * 30"}}]
+    assert [m["content"] for m in done["messages"][1:]] == [
+        record["task"], '{"name": "convert_units", "arguments": {"value": 85, "from_unit": '
+        '"kilogram", "to_unit": "tonne"}}', "85 kg = 0.085 t",
+        '{"name": "calculator", "arguments": {"expression": "0.085 * 30"}}', "2.55",
+        '{"name": "final_answer", "arguments": {"answer": "2.55 t"}}']
+    assert (done["answer"], done["tool"], done["template"]) == (
+        "2.55 t", "convert_units+calculator", record["template"])
+    assert record["calls"][0]["name"] == "calculator"  # the input is not changed
+
+
+def test_other_order_divides_first_then_converts_by_hand():
+    record = {"template": "convert_then_split/2", "task": "What is 719 lb in tonnes, divided "
+              "by 3?", "answer": "0.1087109713", "tool": "x",
+              "messages": [{"role": "system", "content": "S"}],
+              "calls": [{"name": "convert_units", "arguments": {
+                  "value": 719, "from_unit": "pound", "to_unit": "tonne"}},
+                  {"name": "calculator", "arguments": {"expression": "0.3261317139 / 3"}}]}
+    done = other_order(record)
+    assert done["calls"] == [
+        {"name": "calculator", "arguments": {"expression": "719 / 3"}},
+        {"name": "convert_units", "arguments": {"value": 239.6666667, "from_unit": "pound",
+                                                 "to_unit": "tonne"}}]
+    assert done["answer"] == "0.1087109714"  # rounding of the share differs in the last digit
+    assert answer_matches(done["answer"], record["answer"])
+
+
+def test_other_order_refuses_a_chain_with_one_order():
+    with pytest.raises(ValueError, match="repeat_then_convert or convert_then_split record, got "
+                                         "'years_between/0'"):
+        other_order({"template": "years_between/0", "calls": []})
+
+
+def test_other_order_of_every_shipped_chain_reaches_the_same_answer(shipped):
+    reordered = 0
+    for split in FILES:
+        for record in shipped[split]:
+            if record["template"].split("/")[0] not in REORDERABLE:
+                continue
+            done = other_order(record)
+            assert answer_matches(done["answer"], record["answer"]), record["task"]
+            assert [c["name"] for c in done["calls"]] == [c["name"] for c in record["calls"]][::-1]
+            observations = [m["content"] for m in done["messages"] if m["role"] == TOOL_ROLE]
+            for call, seen in zip(done["calls"], observations, strict=True):
+                args = call["arguments"]
+                real = (calculate(args["expression"]) if call["name"] == "calculator" else
+                        convert_units(args["value"], args["from_unit"], args["to_unit"]))
+                assert seen == real
+            reordered += 1
+    assert reordered > 300  # both families, in all four files
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(REORDERABLE), st.integers(0, 10**6), st.sampled_from(SPLITS))
+def test_both_orders_of_a_drawn_chain_agree(name, seed, split):
+    family = next(f for f in families([]) if f.name == name)
+    index = next(i for i in range(len(family.phrasings)) if family.phrasing_split(i) == split)
+    slots = {**family.sample(Draw(random.Random(seed), split)), "phrasing": family.phrasings[index]}
+    calls = []
+
+    def run(tool, args):
+        calls.append({"name": tool, "arguments": args})
+        return (calculate(args["expression"]) if tool == "calculator" else
+                convert_units(args["value"], args["from_unit"], args["to_unit"]))
+
+    answer = family.solve(slots, run)
+    record = {"template": f"{name}/{index}", "task": "T", "answer": answer, "calls": calls,
+              "messages": [{"role": "system", "content": "S"}]}
+    done = other_order(record)
+    assert answer_matches(done["answer"], answer, rel_tol=1e-6)
+    assert done["answer"].split(" ")[1:] == answer.split(" ")[1:]  # the same unit, or none

@@ -54,6 +54,8 @@ from companion.agent.tools import (
     UNITS,
     SearchIndex,
     Tool,
+    calculate,
+    convert_units,
     default_tools,
     find_unit,
     format_number,
@@ -932,6 +934,57 @@ def generate_split(
 def family_of(record: dict[str, Any]) -> str:
     """The task family of a record: its ``template`` without the phrasing index."""
     return record["template"].split("/")[0]
+
+
+REORDERABLE: tuple[str, ...] = ("repeat_then_convert", "convert_then_split")
+
+
+def _number(text: str) -> int | float:
+    """A tool's number as a call argument: ``"12"`` -> 12, ``"2.5"`` -> 2.5."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def other_order(record: dict[str, Any]) -> dict[str, Any]:
+    """The same chain task solved with its two calls the other way round, observations real.
+
+    Multiplying and converting commute, and so do dividing and converting, up to rounding:
+    ``repeat_then_convert`` (``n * each``, then convert the total) becomes convert ``each``, then
+    times ``n``; ``convert_then_split`` (convert ``v``, then ``/ n``) becomes ``v / n``, then
+    convert. The data set writes each chain one way; a model that starts the other way is in a
+    state it never saw in training (exposure bias) and tends to stop after one call. Chapter 7's
+    stage trains on both orders (``finetune.with_other_order``) so that either start is familiar.
+    """
+    family = family_of(record)
+    if family not in REORDERABLE:
+        raise ValueError(f"other_order takes a {' or '.join(REORDERABLE)} record, got "
+                         f"{record.get('template')!r}")
+    first, second = record["calls"]
+    if family == "repeat_then_convert":
+        a, b = first["arguments"]["expression"].split(" * ")
+        phrasing = next(f for f in families([]) if f.name == family).templates[
+            int(record["template"].split("/")[1])]
+        n, each = (a, b) if phrasing.index("{n}") < phrasing.index("{each}") else (b, a)
+        units = {k: second["arguments"][k] for k in ("from_unit", "to_unit")}
+        converted = convert_units(_number(each), **units)
+        amount, symbol = converted.split(" = ")[1].split(" ")
+        total = calculate(f"{amount} * {n}")
+        turns = [(ToolCall("convert_units", {"value": _number(each), **units}), converted),
+                 (ToolCall("calculator", {"expression": f"{amount} * {n}"}), total)]
+        answer = f"{total} {symbol}"
+    else:
+        units = {k: first["arguments"][k] for k in ("from_unit", "to_unit")}
+        n = second["arguments"]["expression"].split(" / ")[1]
+        expression = f"{first['arguments']['value']} / {n}"
+        share = calculate(expression)
+        converted = convert_units(_number(share), **units)
+        turns = [(ToolCall("calculator", {"expression": expression}), share),
+                 (ToolCall("convert_units", {"value": _number(share), **units}), converted)]
+        answer = converted.split(" = ")[1].split(" ")[0]
+    calls = [{"name": c.name, "arguments": c.arguments} for c, _ in turns]
+    turns.append((ToolCall("final_answer", {"answer": answer}), ""))
+    system = record["messages"][0]["content"]
+    return {**record, "messages": conversation(system, record["task"], turns), "answer": answer,
+            "calls": calls, "tool": "+".join(c["name"] for c in calls)}
 
 
 MEMORY_MODES: tuple[str, ...] = ("both", "conversation", "retrieval")

@@ -10,6 +10,8 @@
   script reports them.
 - :func:`cohen_kappa`: agreement of two annotators beyond chance, equal to scikit-learn's.
 - :func:`bootstrap_ci`: a percentile bootstrap confidence interval for any of the above.
+- :func:`paired_outcomes` and :func:`sign_test`: two systems on the same items, compared by the
+  items only one of them gets right (McNemar's exact test).
 
 The n-gram counting, clipping, brevity penalty, smoothing, longest common subsequence and
 F-measures are written here. Only the *tokenisers* come from the reference libraries
@@ -431,6 +433,39 @@ def bootstrap_ci(
     if isinstance(samples[0], dict):
         return {k: interval([s[k] for s in samples], f"[{k!r}]") for k in samples[0]}
     return interval(samples, "")
+
+
+# --- paired comparison -----------------------------------------------------------------------
+
+
+def paired_outcomes(before: dict[str, bool], after: dict[str, bool]) -> tuple[int, int]:
+    """``(won, lost)``: items ``after`` gets right and ``before`` wrong, and the reverse.
+
+    Both map the same item ids to success. Items both get right, or both wrong, say nothing about
+    which system is better; only these discordant pairs do (chapter 7).
+    """
+    if before.keys() != after.keys():
+        only = sorted(before.keys() ^ after.keys())
+        raise ValueError(f"the two runs must cover the same items; {len(only)} are in only one "
+                         f"(first: {only[0]!r})")
+    won = sum(after[i] and not before[i] for i in after)
+    lost = sum(before[i] and not after[i] for i in after)
+    return won, lost
+
+
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact p-value that ``won`` and ``lost`` differ by chance (McNemar's exact test).
+
+    If the two systems were equally good, each of the ``n = won + lost`` discordant items would go
+    either way with probability 1/2, so ``won ~ Binomial(n, 1/2)``, and
+    ``p = min(1, 2 * sum_{k <= min(won, lost)} C(n, k) / 2**n)``. With no discordant items, 1.
+    """
+    for name, value in (("won", won), ("lost", lost)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a count (an integer >= 0), got {value!r}")
+    n = won + lost
+    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1))
+    return min(1.0, 2 * tail / 2**n)
 
 
 # --- the shipped human-evaluation set -------------------------------------------------------

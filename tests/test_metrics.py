@@ -32,8 +32,10 @@ from companion.metrics import (
     exact_match,
     load_human_eval,
     normalize_answer,
+    paired_outcomes,
     perplexity,
     rouge,
+    sign_test,
     token_f1,
 )
 
@@ -458,3 +460,35 @@ def test_load_human_eval_rejects_a_rating_off_the_scale(tmp_path):
                    '"rating_a": 6, "rating_b": 5}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="rating_a = 6"):
         load_human_eval(bad)
+
+
+# --- paired comparison ------------------------------------------------------------------------
+
+
+def test_paired_outcomes_counts_only_the_discordant_items():
+    before = {"a": True, "b": True, "c": False, "d": False, "e": True}
+    after = {"a": True, "b": False, "c": True, "d": False, "e": False}
+    assert paired_outcomes(before, after) == (1, 2)
+    assert paired_outcomes(after, before) == (2, 1)
+    with pytest.raises(ValueError, match="same items; 2 are in only one .first: 'e'"):
+        paired_outcomes(before, {**{k: v for k, v in after.items() if k != "e"}, "f": True})
+
+
+def test_sign_test_by_hand():
+    # 7 won, 3 lost: 2 * (C(10,0) + C(10,1) + C(10,2) + C(10,3)) / 2**10 = 2 * 176 / 1024
+    assert sign_test(7, 3) == pytest.approx(0.34375)
+    assert sign_test(3, 7) == sign_test(7, 3)
+    assert sign_test(0, 0) == sign_test(5, 5) == 1.0
+    assert sign_test(10, 0) == pytest.approx(2 / 1024)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="must be a count"):
+            sign_test(bad, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 80), st.integers(0, 80))
+def test_sign_test_matches_scipys_exact_binomial_test(won, lost):
+    from scipy.stats import binomtest
+
+    assume(won + lost > 0)
+    assert sign_test(won, lost) == pytest.approx(binomtest(won, won + lost, 0.5).pvalue, rel=1e-9)

@@ -25,14 +25,15 @@ A second stage aimed at two-tool chains (the decision after a first observation:
 a second tool) trains a new LoRA on the model with the first adapter merged in. Its pool is the
 train split plus ``train_extra.jsonl`` (train tasks in a second round of wordings), from which it
 draws all 666 conversations with two or more tool calls and 1332 others, uncut, and the first
-token of every tool name (the decision) counts five times in the loss; this command wrote the
+token of every tool name (the decision) counts five times in the loss, and half of the chains
+that can be solved in either order are solved the other way round; this command wrote the
 shipped ``data/adapters/smollm2-toolcall-chains`` (its data card has the measurements), and
 ``ft.load_finetuned(ft.AGENT_ADAPTERS)`` loads the pair::
 
     python scripts/train_adapter.py --on-top-of data/adapters/smollm2-toolcall \
         --extra-records 3000 --chain-mix 666 --chain-mix-others 1332 --learning-rate 5e-4 \
         --max-length 1088 --eval-steps 1000 --eval-limit 8 --decision-weight 5 \
-        --adapter-dir data/adapters/smollm2-toolcall-chains
+        --other-order 0.5 --adapter-dir data/adapters/smollm2-toolcall-chains
 
 "Base" in its ``metrics.json`` is then the model with the first adapter merged.
 """

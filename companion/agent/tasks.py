@@ -249,6 +249,23 @@ class Family:
         return "test" if index == last else "validation" if index == last - 1 else "train"
 
 
+def _number(text: str) -> int | float:
+    """A number written by a tool or a slot, as a call argument: ``"12"`` -> 12, ``"2.5"``
+    -> 2.5."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _converted(observation: str) -> str:
+    """The result side of a ``convert_units`` observation: ``"11 t = 11000000 g"`` ->
+    ``"11000000 g"``."""
+    return observation.split(" = ")[1]
+
+
+def _n_first(phrasing: str) -> bool:
+    """Whether a ``repeat_then_convert`` phrasing states the count before the amount."""
+    return phrasing.index("{n}") < phrasing.index("{each}")
+
+
 def _calc(template: str) -> Callable[[dict[str, Any], Run], str]:
     """A one-call family: the calculator on ``template`` filled with the slots."""
     return lambda s, run: run("calculator", {"expression": template.format(**s)})
@@ -631,10 +648,9 @@ def _convert_families() -> list[Family]:
                 "from": d.unit_word(source), "to": d.unit_word(target)}
 
     def solve(s: dict[str, Any], run: Run) -> str:
-        value = float(s["v"]) if "." in s["v"] else int(s["v"])
-        observation = run("convert_units", {"value": value, "from_unit": s["source"],
+        observation = run("convert_units", {"value": _number(s["v"]), "from_unit": s["source"],
                                             "to_unit": s["target"]})
-        return observation.split(" = ")[1]
+        return _converted(observation)
 
     return [
         Family("convert", (
@@ -756,13 +772,11 @@ def _two_call_families(passages: list[Passage]) -> list[Family]:
 
     def trip_solve(s: dict[str, Any], run: Run) -> str:
         # operands in the order the task states them: "n trips of d" -> n * d, "d, n times" -> d * n
-        n_first = s["phrasing"].index("{n}") < s["phrasing"].index("{each}")
-        first, second = ("n", "each") if n_first else ("each", "n")
+        first, second = ("n", "each") if _n_first(s["phrasing"]) else ("each", "n")
         total = run("calculator", {"expression": f"{s[first]} * {s[second]}"})
-        value = float(total) if "." in total else int(total)
-        observation = run("convert_units", {"value": value, "from_unit": s["source"],
+        observation = run("convert_units", {"value": _number(total), "from_unit": s["source"],
                                             "to_unit": s["target"]})
-        return observation.split(" = ")[1]
+        return _converted(observation)
 
     def split_sample(d: Draw) -> dict[str, Any]:
         source, target = d.units(("length", "mass", "volume", "time"))
@@ -772,7 +786,7 @@ def _two_call_families(passages: list[Passage]) -> list[Family]:
     def split_solve(s: dict[str, Any], run: Run) -> str:
         observation = run("convert_units", {"value": int(s["v"]), "from_unit": s["source"],
                                             "to_unit": s["target"]})
-        converted = observation.split(" = ")[1].split(" ")[0]
+        converted = _converted(observation).split(" ")[0]
         return run("calculator", {"expression": f"{converted} / {s['n']}"})
 
     return [
@@ -939,11 +953,6 @@ def family_of(record: dict[str, Any]) -> str:
 REORDERABLE: tuple[str, ...] = ("repeat_then_convert", "convert_then_split")
 
 
-def _number(text: str) -> int | float:
-    """A tool's number as a call argument: ``"12"`` -> 12, ``"2.5"`` -> 2.5."""
-    return float(text) if any(c in text for c in ".eE") else int(text)
-
-
 def other_order(record: dict[str, Any]) -> dict[str, Any]:
     """The same chain task solved with its two calls the other way round, observations real.
 
@@ -963,10 +972,10 @@ def other_order(record: dict[str, Any]) -> dict[str, Any]:
         a, b = first["arguments"]["expression"].split(" * ")
         phrasing = next(f for f in families([]) if f.name == family).templates[
             int(record["template"].split("/")[1])]
-        n, each = (a, b) if phrasing.index("{n}") < phrasing.index("{each}") else (b, a)
+        n, each = (a, b) if _n_first(phrasing) else (b, a)
         units = {k: second["arguments"][k] for k in ("from_unit", "to_unit")}
         converted = convert_units(_number(each), **units)
-        amount, symbol = converted.split(" = ")[1].split(" ")
+        amount, symbol = _converted(converted).split(" ")
         total = calculate(f"{amount} * {n}")
         turns = [(ToolCall("convert_units", {"value": _number(each), **units}), converted),
                  (ToolCall("calculator", {"expression": f"{amount} * {n}"}), total)]
@@ -979,7 +988,7 @@ def other_order(record: dict[str, Any]) -> dict[str, Any]:
         converted = convert_units(_number(share), **units)
         turns = [(ToolCall("calculator", {"expression": expression}), share),
                  (ToolCall("convert_units", {"value": _number(share), **units}), converted)]
-        answer = converted.split(" = ")[1].split(" ")[0]
+        answer = _converted(converted).split(" ")[0]
     calls = [{"name": c.name, "arguments": c.arguments} for c, _ in turns]
     turns.append((ToolCall("final_answer", {"answer": answer}), ""))
     system = record["messages"][0]["content"]

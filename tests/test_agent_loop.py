@@ -219,6 +219,55 @@ def test_run_never_raises_whatever_the_model_writes(replies):
         assert result.steps[-1].call.is_final and result.steps[-1].error is None
 
 
+class HintedLLM(ScriptedLLM):
+    """A scripted model that also records the ``final_allowed`` hint of every turn."""
+
+    def __init__(self, turns):
+        super().__init__(turns)
+        self.hints: list[bool] = []
+
+    def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
+        self.hints.append(final_allowed)
+        return super().__call__(messages, tools, max_time_s)
+
+
+def test_quantity_check_holds_back_an_answer_until_every_stated_number_is_used():
+    task = "Multiply 40 mm by 4 and give the result in cm."
+    convert = ("convert_units", {"value": 40, "from_unit": "millimeter", "to_unit": "centimeter"})
+    early = ("final_answer", {"answer": "4 cm"})
+    times = ("calculator", {"expression": "4 * 4"})
+    done = ("final_answer", {"answer": "16 cm"})
+    llm = HintedLLM([convert, early, times, done])
+    result = Agent(llm, default_tools(), max_steps=6, quantity_check=True).run(task)
+    assert (result.answer, result.stopped_because) == ("16 cm", "final_answer")
+    assert [s.error_kind for s in result.steps] == [None, "early_answer", None, None]
+    assert result.steps[1].observation == "Error: not yet: no tool call has used 4 from the task"
+    assert result.steps[1].valid_call  # well formed, only early
+    assert llm.hints == [False, False, False, True]
+    # without the check the same model stops at its first answer, and is never given the hint
+    plain = Agent(HintedLLM([convert, early]), default_tools()).run(task)
+    assert (plain.answer, len(plain.steps)) == ("4 cm", 2)
+
+
+def test_quantity_check_lets_the_last_step_answer():
+    llm = HintedLLM([("final_answer", {"answer": "7"})] * 3)
+    result = Agent(llm, default_tools(), max_steps=3, quantity_check=True).run("Add 3 and 4.")
+    assert (result.answer, result.stopped_because, len(result.steps)) == ("7", "final_answer", 3)
+    assert llm.hints == [False, False, True]
+    assert [s.error_kind for s in result.steps] == ["early_answer", "early_answer", None]
+
+
+def test_quantity_check_ignores_failed_calls_and_tasks_without_numbers():
+    task = "What is 12 times 7?"
+    bad = ("calculator", {"expression": "12 * 7 ** 99999"})  # refused: its numbers are not used
+    llm = HintedLLM([bad, CALC, FINAL])
+    result = Agent(llm, [calculator_tool()], quantity_check=True).run(task)
+    assert result.answer == "84" and llm.hints == [False, False, True]
+    llm = HintedLLM([FINAL])
+    result = Agent(llm, [calculator_tool()], quantity_check=True).run("Who wrote BERT?")
+    assert result.answer == "84" and llm.hints == [True]
+
+
 def test_agent_rejects_bad_configuration():
     with pytest.raises(ValueError, match="max_steps"):
         Agent(ScriptedLLM([]), [calculator_tool()], max_steps=0)

@@ -113,6 +113,16 @@ def test_grammar_rejects_calls_that_break_the_format_or_the_schema(text):
     assert not ToolCallGrammar(ALL_SPECS).accepts(text)
 
 
+def test_grammar_without_final_answer_admits_only_the_real_tools():
+    grammar = ToolCallGrammar(SPECS, final_answer=False)
+    assert not grammar.is_prefix('{"name": "f')
+    assert grammar.accepts(format_call("calculator", {"expression": "1 + 1"}))
+    assert not grammar.accepts(format_call("final_answer", {"answer": "2"}))
+    assert ToolCallGrammar(SPECS).accepts(format_call("final_answer", {"answer": "2"}))
+    with pytest.raises(ValueError, match="no call could be written"):
+        ToolCallGrammar([], final_answer=False)
+
+
 def test_shortest_completion_is_hand_counted():
     empty = Tool("ab", "no arguments", {"type": "object", "properties": {}}, lambda: "")
     grammar = ToolCallGrammar([empty.spec()])
@@ -167,6 +177,22 @@ def test_untrained_model_only_writes_valid_calls_when_constrained(tiny_llama, to
         validate(text)
         assert llm.last.new_tokens <= max_new_tokens
         assert min(llm.last.allowed_per_step) >= 1  # the mask never removes every token
+
+
+def test_a_constrained_model_told_not_to_answer_yet_calls_a_tool(tiny_llama, tokenizer):
+    """With ``final_allowed=False`` no token may start the name final_answer."""
+    llm = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=64,
+                          max_string_chars=16)
+    proc = llm.processor(SPECS, 0, final_allowed=False)
+    name_state = proc.grammar.advance(proc.grammar.start, '{"name": "')
+    texts = [proc.table.texts[i] for i in proc._allowed(name_state).nonzero().flatten().tolist()]
+    assert texts and not any("final_answer".startswith(t) for t in texts)
+    assert any("calculator".startswith(t) for t in texts)
+    messages = [{"role": "system", "content": system_prompt(SPECS)},
+                {"role": "user", "content": "What is 12 times 7?"}]
+    text = llm(messages, SPECS, final_allowed=False)
+    validate(text)
+    assert json.loads(text)["name"] != "final_answer"
 
 
 def test_sampled_constrained_outputs_all_parse_and_validate(tiny_llama, tokenizer):

@@ -88,12 +88,18 @@ class ToolCallGrammar:
     """Character-level recogniser of the prefixes of well-formed tool calls (chapter 7).
 
     ``advance(state, text)`` returns the state after reading ``text``, or ``None`` when the text
-    leaves the language. ``final_answer`` is always among the tools. String values are capped at
-    ``max_string_chars`` characters and numbers at ``max_number_chars``, so every call can end.
+    leaves the language. ``final_answer`` is among the tools unless ``final_answer=False`` (the
+    agent may forbid answering yet, see :class:`~companion.agent.loop.Agent`). String values are
+    capped at ``max_string_chars`` characters and numbers at ``max_number_chars``, so every call
+    can end.
     """
 
     def __init__(
-        self, specs: list[dict[str, Any]], max_string_chars: int = 200, max_number_chars: int = 16
+        self,
+        specs: list[dict[str, Any]],
+        max_string_chars: int = 200,
+        max_number_chars: int = 16,
+        final_answer: bool = True,
     ) -> None:
         if max_string_chars < 1 or max_number_chars < 2:
             raise ValueError(
@@ -101,7 +107,13 @@ class ToolCallGrammar:
                 "expected at least 1 and 2"
             )
         names = [s["name"] for s in specs]
-        all_specs = [*specs] if FINAL_ANSWER_SPEC["name"] in names else [*specs, FINAL_ANSWER_SPEC]
+        final = FINAL_ANSWER_SPEC["name"]
+        if final_answer:
+            all_specs = [*specs] if final in names else [*specs, FINAL_ANSWER_SPEC]
+        else:
+            all_specs = [s for s in specs if s["name"] != final]
+        if not all_specs:
+            raise ValueError("no tools and final_answer=False: no call could be written")
         self.tools: tuple[_ToolShape, ...] = tuple(_shape(s) for s in all_specs)
         if len({t.name for t in self.tools}) != len(self.tools):
             raise ValueError(f"tool names must be unique, got {names}")

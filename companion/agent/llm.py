@@ -2,7 +2,9 @@
 
 Both are callables with one contract, ``llm(messages, tools) -> str``: given the chat so far (the
 tool-call format of :mod:`companion.toolcall`) and the tool specs, return the next assistant turn
-as text. The agent loop never needs to know which one it drives.
+as text. The agent loop never needs to know which one it drives. Two keywords are hints a model
+may use: ``max_time_s``, the time left, and ``final_allowed=False``, "do not answer yet" (a
+constrained model obeys it; the loop checks the reply either way).
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ class LLM(Protocol):
     """What the agent needs from a model: the next assistant turn, as text."""
 
     def __call__(
-        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        max_time_s: float | None = None,
+        final_allowed: bool = True,
     ) -> str: ...
 
 
@@ -45,7 +51,11 @@ class ScriptedLLM:
         self.seen: list[list[Message]] = []
 
     def __call__(
-        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        max_time_s: float | None = None,
+        final_allowed: bool = True,
     ) -> str:
         if len(self.seen) >= len(self.turns):
             raise ValueError(
@@ -148,9 +158,14 @@ class TransformersLLM:
         )
         return encoded["input_ids"]
 
-    def processor(self, tools: list[dict[str, Any]], prompt_length: int) -> ToolCallLogitsProcessor:
-        """A fresh constraint for one reply that may call any of ``tools`` (or final_answer)."""
-        grammar = ToolCallGrammar(tools, max_string_chars=self.max_string_chars)
+    def processor(
+        self, tools: list[dict[str, Any]], prompt_length: int, final_allowed: bool = True
+    ) -> ToolCallLogitsProcessor:
+        """A fresh constraint for one reply that may call any of ``tools`` (or final_answer,
+        when ``final_allowed``)."""
+        grammar = ToolCallGrammar(
+            tools, max_string_chars=self.max_string_chars, final_answer=final_allowed
+        )
         table = token_table(self.tokenizer, self.model.config.vocab_size)
         return ToolCallLogitsProcessor(
             grammar, table, prompt_length, self.eos_token_ids, self.max_new_tokens
@@ -163,14 +178,16 @@ class TransformersLLM:
         tools: list[dict[str, Any]] | None = None,
         max_time_s: float | None = None,
         stop_strings: list[str] | None = None,
+        final_allowed: bool = True,
     ) -> str:
-        """Greedy reply text; constrained to a call to ``tools`` when ``self.constrained``."""
+        """Greedy reply text; constrained to a call to ``tools`` when ``self.constrained`` (and
+        then to a call of one of ``tools`` proper when not ``final_allowed``)."""
         start = time.perf_counter()
         ids = self.prompt_ids(messages).to(self.model.device)
         kwargs: dict[str, Any] = {}
         proc = None
         if self.constrained:
-            proc = self.processor(tools or [], ids.shape[1])
+            proc = self.processor(tools or [], ids.shape[1], final_allowed)
             kwargs["logits_processor"] = [proc]
         if max_time_s is not None:
             kwargs["max_time"] = max(max_time_s, 0.01)
@@ -210,6 +227,10 @@ class TransformersLLM:
         return text
 
     def __call__(
-        self, messages: list[Message], tools: list[dict[str, Any]], max_time_s: float | None = None
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        max_time_s: float | None = None,
+        final_allowed: bool = True,
     ) -> str:
-        return self.generate(messages, tools, max_time_s=max_time_s)
+        return self.generate(messages, tools, max_time_s=max_time_s, final_allowed=final_allowed)

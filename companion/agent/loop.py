@@ -16,6 +16,11 @@ Whatever the model writes, ``run`` returns an :class:`AgentResult`: malformed re
 tools, bad arguments and tool failures become observations the model can read and correct, and
 the step and time budgets always end the run. Only the tools given to the agent can run; text in
 an observation (a retrieved passage, say) is data, never a way to add a tool.
+
+With ``quantity_check=True`` the loop also holds back a final answer while a number the task
+states has not gone into any tool call (:mod:`companion.agent.quantities`): the model is asked
+for a tool call instead (a constrained model cannot even start ``final_answer``), except on the
+last step.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from companion.agent.llm import LLM, Message
+from companion.agent.quantities import unused_quantities
 from companion.agent.tools import Tool, ToolArgumentError, ToolExecutionError
 from companion.toolcall import (
     FINAL_ANSWER,
@@ -39,8 +45,9 @@ from companion.toolcall import (
 )
 
 STOP_REASONS = ("final_answer", "max_steps", "time_budget")
-#: kinds of step errors; the first three mean the model's call itself was not valid
-ERROR_KINDS = ("parse", "unknown_tool", "arguments", "execution")
+#: kinds of step errors; the first three mean the model's call itself was not valid;
+#: "early_answer" is a final answer the quantity check held back
+ERROR_KINDS = ("parse", "unknown_tool", "arguments", "execution", "early_answer")
 
 
 @dataclass
@@ -179,6 +186,8 @@ class Agent:
 
     ``max_steps`` bounds the model calls of one run; ``time_budget_s`` bounds its wall-clock time
     (checked before every step and passed to the model as the time it may still take).
+    ``quantity_check`` holds back a final answer, on every step but the last, while a number the
+    task states has not been used by a tool call.
     """
 
     def __init__(
@@ -188,6 +197,7 @@ class Agent:
         memory: Memory | None = None,
         max_steps: int = 6,
         time_budget_s: float = 60.0,
+        quantity_check: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps={max_steps}; expected at least 1")
@@ -201,6 +211,7 @@ class Agent:
         self.memory = memory
         self.max_steps = max_steps
         self.time_budget_s = time_budget_s
+        self.quantity_check = quantity_check
         self.specs = [t.spec() for t in tools]
         self.system = system_prompt(self.specs)
 
@@ -241,6 +252,12 @@ class Agent:
             )
         return args["answer"]
 
+    def _unused(self, task: str, steps: list[Step]) -> list[float]:
+        """The task's numbers that no successful tool call has used ([] without the check)."""
+        if not self.quantity_check:
+            return []
+        return unused_quantities(task, [s.call for s in steps if s.call and s.error is None])
+
     def run(self, task: str) -> AgentResult:
         """Solve ``task``: loop until final_answer, ``max_steps`` replies, or the time budget."""
         start = time.perf_counter()
@@ -253,7 +270,9 @@ class Agent:
                 stopped = "time_budget"
                 break
             t0 = time.perf_counter()
-            raw = self.llm(messages, self.specs, max_time_s=left)
+            unused = self._unused(task, steps) if index < self.max_steps else []
+            hint = {"final_allowed": False} if unused else {}
+            raw = self.llm(messages, self.specs, max_time_s=left, **hint)
             call: ToolCall | None = None
             error = kind = None
             try:
@@ -261,7 +280,11 @@ class Agent:
             except ToolCallParseError as err:
                 observation, error, kind = f"Error: {err}", str(err), "parse"
             else:
-                if call.is_final:
+                if call.is_final and unused:
+                    numbers = ", ".join(f"{q:g}" for q in unused)
+                    error = f"not yet: no tool call has used {numbers} from the task"
+                    observation, kind = f"Error: {error}", "early_answer"
+                elif call.is_final:
                     try:
                         answer = self._final_answer(call)
                     except ValueError as err:

@@ -9,8 +9,9 @@ of :class:`companion.agent.TransformersLLM`.
 chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
 chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (the agent's
 adapters, ``companion.finetune.AGENT_ADAPTERS``) unconstrained and constrained, the default agent
-with both kinds of :class:`companion.agent.Memory` on (tasks in file order, so each one sees the
-earlier ones), and smolagents' ``ToolCallingAgent`` driving the default model through
+(fine-tuned, constrained, with the loop's quantity check), the default agent with both kinds of
+:class:`companion.agent.Memory` on (tasks in file order, so each one sees the earlier ones), and
+smolagents' ``ToolCallingAgent`` driving the default model through
 :class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapters are
 skipped, and say so in the file, when they are not installed.
 """
@@ -33,9 +34,12 @@ CONFIGS = (
     "base_constrained",
     "finetuned_unconstrained",
     "finetuned_constrained",
+    "finetuned_constrained_checked",
     "finetuned_constrained_memory",
     "smolagents",
 )
+#: the configurations of the default agent: the loop holds back answers until every number is used
+CHECKED = ("finetuned_constrained_checked", "finetuned_constrained_memory")
 
 
 def _processor_ms_per_token(tokenizer, steps: int = 60) -> float:
@@ -145,7 +149,7 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
     if config != "smolagents":
         memory = Memory() if config.endswith("_memory") else None
         return Agent(llm, default_tools(), memory, max_steps=max_steps,
-                     time_budget_s=time_budget_s)
+                     time_budget_s=time_budget_s, quantity_check=config in CHECKED)
     import smolagents
 
     from companion.agent.smolagents_bridge import LocalModel, SmolagentsRunner, export_tool

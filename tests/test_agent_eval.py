@@ -183,6 +183,7 @@ def test_smolagents_runs_are_scored_like_ours():
 def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     agent = build_default_agent()
     assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
+    assert agent.quantity_check and agent.max_steps == 4
     assert list(agent.tools) == [t.name for t in default_tools()]
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
     stacked, _ = finetune.load_finetuned(finetune.AGENT_ADAPTERS)

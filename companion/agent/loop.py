@@ -313,8 +313,10 @@ def build_default_agent(
     max_steps: int = 4,
     time_budget_s: float = 60.0,
     memory: Memory | None = None,
+    quantity_check: bool = True,
 ) -> Agent:
-    """The book's offline agent: SmolLM2-135M-Instruct, the default tools, constrained calls.
+    """The book's offline agent: SmolLM2-135M-Instruct, the default tools, constrained calls,
+    and the loop's quantity check (chosen on the validation split, chapter 7).
 
     ``finetuned=None`` uses the tool-call LoRA adapters (chapter 5's, then chapter 7's second
     stage for two-tool chains, ``finetune.AGENT_ADAPTERS``, merged into the weights) when they are
@@ -335,4 +337,5 @@ def build_default_agent(
     model, tokenizer = (finetune.load_finetuned(finetune.AGENT_ADAPTERS) if use_adapter
                         else load_smollm2())
     llm = TransformersLLM(model, tokenizer, constrained=constrained)
-    return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s)
+    return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s,
+                 quantity_check=quantity_check)

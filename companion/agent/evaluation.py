@@ -4,10 +4,12 @@ A task is a mapping (or object) with ``task`` (the question), ``answer`` (the go
 optionally ``id``. A run succeeds when it stopped with a final answer that :func:`answer_matches`
 the gold answer:
 
-- a numeric gold answer (a number, perhaps followed by a unit: ``"748.1352523 cup"``) matches
-  when the *last* number in the prediction is within a relative tolerance,
-  ``|p - g| <= rel_tol * max(|p|, |g|)`` (thousands separators are ignored; the unit is not
-  checked, since the question names it);
+- a numeric gold answer (a number, perhaps followed by a unit: ``"748.1352523 cup"``) is compared
+  with the *last* number in the prediction, p (thousands separators are ignored; the unit is not
+  checked, since the question names it). A gold answer with decimals, g, matches within a
+  relative tolerance, ``|p - g| <= rel_tol * max(|p|, |g|)``: the model may round what a tool
+  computed. A whole number (a count, a year) matches only when p rounds to it,
+  ``|p - g| < 0.5``: 2023 is not 2018, though it is within 1%;
 - any other gold answer matches when its normalised words (lower case, punctuation dropped) appear
   as a contiguous run in the prediction's normalised words.
 """
@@ -27,6 +29,7 @@ import pandas as pd
 from companion.agent.loop import AgentResult
 
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+WHOLE = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)")  # a gold answer written as a whole number
 
 
 def parse_number(text: str) -> float | None:
@@ -58,13 +61,18 @@ def normalize(text: str) -> str:
 
 
 def answer_matches(predicted: str, expected: str, rel_tol: float = 1e-2) -> bool:
-    """The tolerant answer check of the module docstring (numbers: relative tolerance)."""
+    """The tolerant answer check of the module docstring (whole numbers: rounding; other numbers:
+    relative tolerance; names: a run of words)."""
     if rel_tol < 0:
         raise ValueError(f"rel_tol={rel_tol}; expected a non-negative tolerance")
     gold = gold_number(str(expected))
     if gold is not None:
         found = numbers_in(predicted)
-        return bool(found) and math.isclose(found[-1], gold, rel_tol=rel_tol, abs_tol=1e-9)
+        if not found:
+            return False
+        if WHOLE.fullmatch(str(expected).split()[0]):
+            return abs(found[-1] - gold) < 0.5
+        return math.isclose(found[-1], gold, rel_tol=rel_tol, abs_tol=1e-9)
     want = normalize(str(expected))
     if not want:
         raise ValueError(f"expected answer {expected!r} has no words to look for")

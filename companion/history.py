@@ -98,7 +98,7 @@ def plot_parameters(models: pd.DataFrame, ax=None):
     ax.set_yscale("log")
     ax.set_xlabel("year of release")
     ax.set_ylabel("parameters (log scale)")
-    ax.set_title("Models grew a millionfold, and the decoder-only family took over")
+    ax.set_title("Models grew thousands of times over, and the decoder-only family took over")
     ax.legend(title="family")
     ax.grid(True, which="major", alpha=0.3)
     return ax

@@ -5,8 +5,9 @@ One command, fixed seed::
     python scripts/train_adapter.py
 
 The defaults are the run that produced the shipped adapter: one epoch over all 3000 training
-conversations, 8 per step, cut at 768 tokens, on two CPU threads (about 45 minutes on the book's
-2-core machine). ``--train-limit`` and ``--max-steps`` make a shorter run; ``--threads 1`` beats
+conversations, 8 per step, cut at 768 tokens, on two CPU threads (91 minutes on the book's
+2-core machine, shared with other jobs part of the time; 56 on an idle one with bare
+conversations). ``--train-limit`` and ``--max-steps`` make a shorter run; ``--threads 1`` beats
 two when the cores are shared with other jobs.
 
 It fine-tunes LoRA adapters on ``data/tooluse/train.jsonl`` with ``Trainer`` (the recipe is

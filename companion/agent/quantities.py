@@ -1,10 +1,12 @@
 """Which numbers a task states, and which of them the agent's tool calls have used (chapter 7).
 
 A calculation task's numbers are its data: "Multiply 40 mm by 4 and give the result in cm" is not
-done until both 40 and 4 have gone into a tool. Solvers of arithmetic word problems have long
-used this *quantity-usage* prior (every quantity in the problem is used once). The agent can apply
-it as a check on a proposed final answer; it is only a prior, and a task that states a number it
-does not need (a distractor, as in Shi et al., 2023) defeats it, so the check is opt-in.
+done until both 40 and 4 have gone into a tool. Solvers of arithmetic word problems decide which
+of a problem's quantities are relevant (Roy and Roth, 2015); in this book's tasks every one is, so
+the agent can check a proposed final answer against them. That is a prior about these tasks: one
+that states a number it does not need (a distractor, as in Shi et al., 2023) defeats it, so
+:class:`~companion.agent.loop.Agent` leaves the check off unless asked (the book's default agent
+asks).
 
 A *stated quantity* is a number written on its own: ``40``, ``-25``, ``22.2``, ``3%``. Digits that
 belong to a name (``GPT-2``, ``Mistral 7B``, ``Qwen2.5``, ``all-MiniLM-L6-v2``) are not quantities.

@@ -28,8 +28,9 @@ import pandas as pd
 
 from companion.agent.loop import AgentResult
 
-NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
-WHOLE = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)")  # a gold answer written as a whole number
+_WHOLE = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)"  # an integer, thousands separators allowed
+NUMBER = re.compile(_WHOLE + r"(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+WHOLE = re.compile(_WHOLE)  # a gold answer written as a whole number
 
 
 def parse_number(text: str) -> float | None:

@@ -856,18 +856,21 @@ def _make_record(
         turns.append((ToolCall(name, arguments), observation))
         return observation
 
-    answer = family.solve(slots, run)
+    solved = _solved(system, task, turns, family.solve(slots, run))
+    return {"template": f"{family.name}/{index}", "tool": solved["tool"], "task": task, **solved,
+            "entities": sorted(set(draw.entities))}
+
+
+def _solved(
+    system: str, task: str, turns: list[tuple[ToolCall, str]], answer: str
+) -> dict[str, Any]:
+    """The fields a solution fixes: ``tool`` (distinct tools in call order, ``+``-joined),
+    ``messages`` (the conversation, ending in ``final_answer``), ``answer`` and ``calls``."""
     calls = [{"name": c.name, "arguments": c.arguments} for c, _ in turns]
-    turns.append((ToolCall("final_answer", {"answer": answer}), ""))
-    return {
-        "template": f"{family.name}/{index}",
-        "tool": "+".join(dict.fromkeys(c["name"] for c in calls)),
-        "task": task,
-        "messages": conversation(system, task, turns),
-        "answer": answer,
-        "calls": calls,
-        "entities": sorted(set(draw.entities)),
-    }
+    final = (ToolCall("final_answer", {"answer": answer}), "")
+    return {"tool": "+".join(dict.fromkeys(c["name"] for c in calls)),
+            "messages": conversation(system, task, [*turns, final]),
+            "answer": answer, "calls": calls}
 
 
 class _CachedTool:
@@ -989,11 +992,7 @@ def other_order(record: dict[str, Any]) -> dict[str, Any]:
         turns = [(ToolCall("calculator", {"expression": expression}), share),
                  (ToolCall("convert_units", {"value": _number(share), **units}), converted)]
         answer = _converted(converted).split(" ")[0]
-    calls = [{"name": c.name, "arguments": c.arguments} for c, _ in turns]
-    turns.append((ToolCall("final_answer", {"answer": answer}), ""))
-    system = record["messages"][0]["content"]
-    return {**record, "messages": conversation(system, record["task"], turns), "answer": answer,
-            "calls": calls, "tool": "+".join(c["name"] for c in calls)}
+    return {**record, **_solved(record["messages"][0]["content"], record["task"], turns, answer)}
 
 
 MEMORY_MODES: tuple[str, ...] = ("both", "conversation", "retrieval")

@@ -392,6 +392,7 @@ def bootstrap_ci(
     n: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    groups: Sequence[Any] | None = None,
 ) -> ConfidenceInterval | dict[str, ConfidenceInterval]:
     """Percentile bootstrap interval of ``metric(predictions, references)`` (chapter 6).
 
@@ -400,6 +401,11 @@ def bootstrap_ci(
     ``(1 - confidence)/2`` and ``(1 + confidence)/2`` quantiles. A metric returning a dict (like
     :func:`rouge`) gets one interval per key. ``cohen_kappa`` works too: pass the two annotators'
     labels as ``predictions`` and ``references``.
+
+    ``groups`` (one label per example) makes it a cluster bootstrap: whole groups are drawn with
+    replacement and bring all their examples along. Use it when examples share a cause of success
+    or failure (tasks written from one template, say): resampling them one by one would treat
+    ``m`` correlated examples as ``m`` independent ones and give too narrow an interval.
     """
     if not callable(metric):
         raise ValueError(f"metric must be callable, got {type(metric).__name__}")
@@ -416,10 +422,21 @@ def bootstrap_ci(
         raise ValueError(f"n (the number of resamples) must be an integer >= 2, got {n!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    rng = np.random.default_rng(seed)
     m = len(predictions)
+    if groups is None:
+        members = [[i] for i in range(m)]
+    else:
+        if isinstance(groups, str) or len(groups) != m:
+            raise ValueError(f"groups must give one label per example ({m}), got "
+                             f"{len(groups) if not isinstance(groups, str) else 'a string'}")
+        by_label: dict[Any, list[int]] = {}
+        for i, label in enumerate(groups):
+            by_label.setdefault(label, []).append(i)
+        members = list(by_label.values())
+    rng = np.random.default_rng(seed)
     samples: list[float | dict[str, float]] = []
-    for idx in rng.integers(0, m, size=(n, m)):
+    for drawn in rng.integers(0, len(members), size=(n, len(members))):
+        idx = [i for g in drawn for i in members[g]]
         samples.append(metric([predictions[i] for i in idx], [references[i] for i in idx]))
     quantiles = [(1 - confidence) / 2, (1 + confidence) / 2]
 

@@ -292,6 +292,32 @@ def test_bootstrap_interval_of_a_proportion_matches_the_normal_approximation():
     assert low < 100 * acc < high
 
 
+def test_cluster_bootstrap_matches_the_cluster_robust_standard_error():
+    """Forty templates of five tasks each, every template all right or all wrong: the interval
+    has the width of the cluster-robust (CR0) standard error, sqrt(sum_g (S_g - n_g p)^2) / N,
+    about sqrt(5) times the width of the interval that treats the 200 tasks as independent."""
+    rng = np.random.default_rng(2)
+    outcome = (rng.random(40) < 0.8).astype(int)
+    preds = list(np.repeat(outcome, 5))
+    groups = [f"template-{g}" for g in range(40) for _ in range(5)]
+    refs = [1] * len(preds)
+    low, high = bootstrap_ci(_accuracy, preds, refs, n=4000, seed=0, groups=groups)
+    p = float(np.mean(preds))
+    sums = np.asarray(preds).reshape(40, 5).sum(axis=1)
+    se = math.sqrt(float(((sums - 5 * p) ** 2).sum())) / len(preds)
+    assert high - low == pytest.approx(2 * 1.96 * se * 100, rel=0.15)
+    plain_low, plain_high = bootstrap_ci(_accuracy, preds, refs, n=4000, seed=0)
+    assert (high - low) / (plain_high - plain_low) == pytest.approx(math.sqrt(5), rel=0.2)
+
+
+def test_cluster_bootstrap_with_one_example_per_group_is_the_plain_bootstrap():
+    preds, refs = [1, 0, 1, 1, 0, 1, 1], [1] * 7
+    plain = bootstrap_ci(_accuracy, preds, refs, n=300, seed=4)
+    assert bootstrap_ci(_accuracy, preds, refs, n=300, seed=4, groups=list("abcdefg")) == plain
+    with pytest.raises(ValueError, match="one label per example"):
+        bootstrap_ci(_accuracy, preds, refs, groups=["a", "b"])
+
+
 def test_bootstrap_is_reproducible_and_handles_dict_metrics_and_kappa():
     preds = ["the cat sat", "a dog ran", "paris", "red"]
     refs = [["the cat sat down"], ["the dog ran"], ["Paris"], ["blue"]]

@@ -9,7 +9,8 @@
 - :func:`exact_match` and :func:`token_f1`: the SQuAD v1.1 answer metrics, 0-100 as the official
   script reports them.
 - :func:`cohen_kappa`: agreement of two annotators beyond chance, equal to scikit-learn's.
-- :func:`bootstrap_ci`: a percentile bootstrap confidence interval for any of the above.
+- :func:`bootstrap_ci`: a percentile bootstrap confidence interval for any of the above,
+  resampling examples or whole groups of them.
 - :func:`paired_outcomes` and :func:`sign_test`: two systems on the same items, compared by the
   items only one of them gets right (McNemar's exact test).
 
@@ -426,9 +427,11 @@ def bootstrap_ci(
     if groups is None:
         members = [[i] for i in range(m)]
     else:
-        if isinstance(groups, str) or len(groups) != m:
-            raise ValueError(f"groups must give one label per example ({m}), got "
-                             f"{len(groups) if not isinstance(groups, str) else 'a string'}")
+        if isinstance(groups, str) or not isinstance(groups, Sequence | np.ndarray):
+            raise ValueError(f"groups must be a list of labels, got {type(groups).__name__}")
+        if len(groups) != m:
+            raise ValueError(f"groups must give one label per example: expected {m}, "
+                             f"got {len(groups)}")
         by_label: dict[Any, list[int]] = {}
         for i, label in enumerate(groups):
             by_label.setdefault(label, []).append(i)

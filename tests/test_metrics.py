@@ -314,8 +314,10 @@ def test_cluster_bootstrap_with_one_example_per_group_is_the_plain_bootstrap():
     preds, refs = [1, 0, 1, 1, 0, 1, 1], [1] * 7
     plain = bootstrap_ci(_accuracy, preds, refs, n=300, seed=4)
     assert bootstrap_ci(_accuracy, preds, refs, n=300, seed=4, groups=list("abcdefg")) == plain
-    with pytest.raises(ValueError, match="one label per example"):
+    with pytest.raises(ValueError, match="one label per example: expected 7, got 2"):
         bootstrap_ci(_accuracy, preds, refs, groups=["a", "b"])
+    with pytest.raises(ValueError, match="list of labels, got str"):
+        bootstrap_ci(_accuracy, preds, refs, groups="abcdefg")
 
 
 def test_bootstrap_is_reproducible_and_handles_dict_metrics_and_kappa():

@@ -320,6 +320,17 @@ def test_cluster_bootstrap_with_one_example_per_group_is_the_plain_bootstrap():
         bootstrap_ci(_accuracy, preds, refs, groups="abcdefg")
 
 
+@given(st.lists(st.integers(0, 1), min_size=1, max_size=5), st.integers(2, 10))
+@settings(max_examples=30, deadline=None)
+def test_groups_of_equal_make_up_leave_nothing_to_resample(pattern, n_groups):
+    """When every group holds the same outcomes, every resample has the same rate: the cluster
+    interval collapses to that rate, whatever the within-group spread."""
+    preds = pattern * n_groups
+    groups = [g for g in range(n_groups) for _ in pattern]
+    low, high = bootstrap_ci(_accuracy, preds, [1] * len(preds), n=50, seed=1, groups=groups)
+    assert low == pytest.approx(high) == pytest.approx(100 * sum(pattern) / len(pattern))
+
+
 def test_bootstrap_is_reproducible_and_handles_dict_metrics_and_kappa():
     preds = ["the cat sat", "a dog ran", "paris", "red"]
     refs = [["the cat sat down"], ["the dog ran"], ["Paris"], ["blue"]]

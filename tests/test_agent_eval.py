@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 import smolagents
@@ -223,7 +222,7 @@ def test_results_of_configurations_run_in_separate_processes_are_merged(
 
 def test_the_introduction_quotes_the_stored_agent_results():
     """book/intro.md states the default agent's rates; they must be the stored measurements."""
-    root = Path(__file__).resolve().parent.parent
+    root = finetune.REPO_ROOT
     test = json.loads((root / "data/agent_eval.json").read_text())["finetuned_constrained_checked"]
     validation = json.loads((root / "data/agent_eval_validation.json").read_text())
     chosen = validation["with_quantity_check"]

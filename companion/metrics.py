@@ -13,6 +13,9 @@
   resampling examples or whole groups of them.
 - :func:`paired_outcomes` and :func:`sign_test`: two systems on the same items, compared by the
   items only one of them gets right (McNemar's exact test).
+- :func:`risk_coverage` and :func:`threshold_for`: selective answering, where a system answers only
+  when its confidence clears a threshold, traded between how much it answers and how often it is
+  right.
 
 The n-gram counting, clipping, brevity penalty, smoothing, longest common subsequence and
 F-measures are written here. Only the *tokenisers* come from the reference libraries
@@ -486,6 +489,64 @@ def sign_test(won: int, lost: int) -> float:
     n = won + lost
     tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+# --- selective answering ---------------------------------------------------------------------
+
+
+class CoveragePoint(NamedTuple):
+    """Answering only when confidence >= ``threshold``: the share of items answered, the share of
+    those that are right, and how many were answered."""
+
+    threshold: float
+    coverage: float
+    accuracy: float
+    answered: int
+
+
+def risk_coverage(confidence: Sequence[float], correct: Sequence[bool]) -> list[CoveragePoint]:
+    """The coverage-accuracy trade-off of answering only when sure (chapter 7).
+
+    For a threshold t the system answers the items A_t = {i : c_i >= t}; coverage = |A_t| / n and
+    selective accuracy = sum_{i in A_t} y_i / |A_t| (one minus the *risk* of Geifman and El-Yaniv,
+    2017). Each distinct confidence is a threshold, from the highest down, so coverage grows to 1
+    and the last point's accuracy is the plain accuracy. Items with equal confidence come in
+    together.
+    """
+    if isinstance(confidence, str) or not isinstance(confidence, Sequence | np.ndarray):
+        raise ValueError(f"confidence must be a list of numbers, got {type(confidence).__name__}")
+    if isinstance(correct, str) or not isinstance(correct, Sequence | np.ndarray):
+        raise ValueError(f"correct must be a list of booleans, got {type(correct).__name__}")
+    if len(confidence) == 0:
+        raise ValueError("confidence is empty; expected at least one item")
+    if len(confidence) != len(correct):
+        raise ValueError(f"got {len(confidence)} confidences but {len(correct)} outcomes; "
+                         "expected one outcome per item")
+    c = np.asarray(confidence, dtype=float)
+    if not np.all(np.isfinite(c)):
+        raise ValueError("confidence has NaN or infinite values; expected finite numbers")
+    if any(y not in (0, 1) for y in correct):
+        raise ValueError("correct must hold booleans (or 0 and 1)")
+    y = np.asarray(correct, dtype=float)
+    order = np.argsort(-c, kind="stable")
+    c, y = c[order], y[order]
+    points = []
+    for end in range(1, len(c) + 1):
+        if end < len(c) and c[end] == c[end - 1]:
+            continue  # a tie: the next item enters at the same threshold
+        points.append(CoveragePoint(float(c[end - 1]), end / len(c), float(y[:end].mean()), end))
+    return points
+
+
+def threshold_for(
+    confidence: Sequence[float], correct: Sequence[bool], accuracy: float
+) -> CoveragePoint | None:
+    """The point of :func:`risk_coverage` with the most coverage whose selective accuracy is at
+    least ``accuracy``, or None if no threshold reaches it."""
+    if not 0 < accuracy <= 1:
+        raise ValueError(f"accuracy must be in (0, 1], got {accuracy!r}")
+    good = [p for p in risk_coverage(confidence, correct) if p.accuracy >= accuracy]
+    return max(good, key=lambda p: p.coverage) if good else None
 
 
 # --- the shipped human-evaluation set -------------------------------------------------------

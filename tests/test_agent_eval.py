@@ -132,6 +132,7 @@ def test_evaluation_report_matches_hand_computed_numbers():
     assert report.latency_mean_s == pytest.approx(statistics.fmean(seconds))
     assert report.table["success"].tolist() == [True, False, True]
     assert report.table["tools"].tolist()[2] == "? > convert_units > final_answer"
+    assert report.table["confidence"].isna().all()  # a scripted model reports no probabilities
     assert set(report.summary()) >= {"success_rate", "mean_steps", "tool_call_validity"}
 
 
@@ -229,3 +230,26 @@ def test_the_introduction_quotes_the_stored_agent_results():
     intro = (root / "book/intro.md").read_text(encoding="utf-8")
     assert f"{100 * test['success_rate']:.1f}% of {test['n']} held-out tasks" in intro
     assert f"{100 * chosen['success_rate']:.1f}% of the validation" in intro
+
+
+def test_measure_confidence_stores_outcome_and_confidence_per_task(load_script, tmp_path,
+                                                                   monkeypatch):
+    from companion.agent.llm import GenerationStats
+
+    class SureScript(ScriptedLLM):
+        def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
+            reply = super().__call__(messages, tools, max_time_s)
+            self.last = GenerationStats(0, 1, 0.0, [], [0], token_probs=[0.5 + len(self.seen) / 10])
+            return reply
+
+    script = load_script("scripts/measure_confidence.py")
+    tasks = [{"id": "t1", "task": "What is 12 times 7?", "answer": "84"}]
+    monkeypatch.setattr(script, "RESULTS", tmp_path / "agent_confidence.json")
+    monkeypatch.setattr(script, "load_tasks", lambda split: tasks)
+    monkeypatch.setattr(script, "build_default_agent", lambda finetuned: Agent(
+        SureScript([("calculator", {"expression": "12 * 7"}), ("final_answer", {"answer": "84"})]),
+        [calculator_tool()]))
+    script.main(["test"])
+    stored = json.loads((tmp_path / "agent_confidence.json").read_text())
+    assert stored["test"]["tasks"] == [{"id": "t1", "success": True, "confidence": 0.6}]
+    assert stored["test"]["success_rate"] == 1.0 and "validation" not in stored

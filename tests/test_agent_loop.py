@@ -21,6 +21,7 @@ from companion.agent import (
     search_tool,
     unit_converter_tool,
 )
+from companion.agent.llm import GenerationStats
 from companion.agent.loop import STOP_REASONS, keyword_similarity
 from companion.toolcall import TOOL_ROLE, ToolCall, conversation, format_call, system_prompt
 
@@ -229,6 +230,32 @@ class HintedLLM(ScriptedLLM):
     def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
         self.hints.append(final_allowed)
         return super().__call__(messages, tools, max_time_s)
+
+
+class SureLLM(ScriptedLLM):
+    """A scripted model that reports a confidence for each reply, as TransformersLLM does."""
+
+    def __init__(self, turns, confidences):
+        super().__init__(turns)
+        self.confidences = list(confidences)
+        self.last = None
+
+    def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
+        reply = super().__call__(messages, tools, max_time_s)
+        self.last = GenerationStats(0, 1, 0.0, [], [0], token_probs=[self.confidences.pop(0)])
+        return reply
+
+
+def test_a_run_is_as_confident_as_its_least_confident_reply():
+    result = Agent(SureLLM([CALC, FINAL], [0.6, 0.9]), default_tools()).run("What is 12 times 7?")
+    assert [s.confidence for s in result.steps] == [0.6, 0.9]
+    assert result.confidence == 0.6
+    unsure = Agent(SureLLM(["not json", FINAL], [0.2, 0.95]), default_tools()).run("12 * 7?")
+    assert unsure.steps[0].error_kind == "parse" and unsure.confidence == 0.2
+    # a model that reports nothing leaves the confidence unknown, not 1
+    plain = agent_with([CALC, FINAL]).run("What is 12 times 7?")
+    assert plain.confidence is None and all(s.confidence is None for s in plain.steps)
+    assert GenerationStats(0, 0, 0.0, [], []).confidence is None
 
 
 def test_quantity_check_holds_back_an_answer_until_every_stated_number_is_used():

@@ -179,6 +179,37 @@ def test_untrained_model_only_writes_valid_calls_when_constrained(tiny_llama, to
         assert min(llm.last.allowed_per_step) >= 1  # the mask never removes every token
 
 
+def _teacher_forced_probs(model, llm, messages) -> torch.Tensor:
+    """softmax over the whole vocabulary at each generated position, recomputed in one pass."""
+    prompt = llm.prompt_ids(messages)[0]
+    ids = torch.cat([prompt, torch.tensor(llm.last.token_ids)])
+    with torch.no_grad():
+        logits = model(ids[None]).logits[0, len(prompt) - 1 : -1]
+    return torch.softmax(logits.float(), -1)[torch.arange(len(ids) - len(prompt)),
+                                              ids[len(prompt):]]
+
+
+def test_token_probs_are_the_probabilities_of_the_chosen_tokens(tiny_llama, tokenizer):
+    messages = [{"role": "system", "content": system_prompt(SPECS)},
+                {"role": "user", "content": "What is 12 times 7?"}]
+    free = TransformersLLM(tiny_llama, tokenizer, max_new_tokens=12)
+    free(messages, SPECS)
+    assert len(free.last.token_probs) == free.last.new_tokens == 12
+    reference = _teacher_forced_probs(tiny_llama, free, messages)
+    assert free.last.token_probs == pytest.approx(reference.tolist(), rel=1e-4)
+    assert free.last.confidence == min(free.last.token_probs)
+    # constrained: renormalised over the allowed tokens, so never below the unconstrained value
+    bound = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=60,
+                            max_string_chars=8)
+    validate(bound(messages, SPECS))
+    unconstrained = _teacher_forced_probs(tiny_llama, bound, messages).tolist()
+    assert all(p >= u * (1 - 1e-4) and p <= 1 + 1e-6
+               for p, u in zip(bound.last.token_probs, unconstrained, strict=True))
+    forced = [p for p, n in zip(bound.last.token_probs, bound.last.allowed_per_step, strict=True)
+              if n == 1]  # a token the grammar forces is certain
+    assert forced and all(p == pytest.approx(1.0) for p in forced)
+
+
 def test_a_constrained_model_told_not_to_answer_yet_calls_a_tool(tiny_llama, tokenizer):
     """With ``final_allowed=False`` no token may start the name final_answer."""
     llm = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=64,

@@ -34,8 +34,10 @@ from companion.metrics import (
     normalize_answer,
     paired_outcomes,
     perplexity,
+    risk_coverage,
     rouge,
     sign_test,
+    threshold_for,
     token_f1,
 )
 
@@ -531,3 +533,54 @@ def test_sign_test_matches_scipys_exact_binomial_test(won, lost):
 
     assume(won + lost > 0)
     assert sign_test(won, lost) == pytest.approx(binomtest(won, won + lost, 0.5).pvalue, rel=1e-9)
+
+
+# --- selective answering ----------------------------------------------------------------------
+
+
+def test_risk_coverage_by_hand_with_a_tie():
+    points = risk_coverage([0.5, 0.9, 0.8, 0.8], [False, True, True, False])
+    # t = 0.9 answers one item (right), t = 0.8 adds the tied pair (one right), t = 0.5 the last
+    assert [tuple(p) for p in points] == [
+        (0.9, 0.25, 1.0, 1),
+        (0.8, 0.75, pytest.approx(2 / 3), 3),
+        (0.5, 1.0, 0.5, 4),
+    ]
+    assert threshold_for([0.5, 0.9, 0.8, 0.8], [False, True, True, False], 0.6).threshold == 0.8
+    assert threshold_for([0.5, 0.9, 0.8, 0.8], [False, True, True, False], 1.0).coverage == 0.25
+    assert threshold_for([0.9, 0.1], [False, True], 0.75) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9, 1.0]), st.booleans()),
+                min_size=1, max_size=40))
+def test_risk_coverage_accuracy_is_scikit_learns_precision_at_each_threshold(items):
+    from sklearn.metrics import precision_recall_curve
+
+    confidence, correct = [c for c, _ in items], [y for _, y in items]
+    points = risk_coverage(confidence, correct)
+    c = np.array(confidence)
+    assert [p.threshold for p in points] == sorted(set(confidence), reverse=True)
+    for p in points:  # coverage straight from the definition
+        assert p.answered == int((c >= p.threshold).sum()) and p.coverage == p.answered / len(c)
+    assert points[-1].coverage == 1 and points[-1].accuracy == pytest.approx(np.mean(correct))
+    if any(correct):  # a precision-recall curve needs a positive item
+        precision, _, thresholds = precision_recall_curve(correct, confidence)
+        ours = {p.threshold: p.accuracy for p in points}
+        for t, prec in zip(thresholds.tolist(), precision[:-1].tolist(), strict=True):
+            assert ours[t] == pytest.approx(prec)
+
+
+def test_risk_coverage_rejects_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        risk_coverage([], [])
+    with pytest.raises(ValueError, match="2 confidences but 1 outcomes"):
+        risk_coverage([0.1, 0.2], [True])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        risk_coverage([float("nan")], [True])
+    with pytest.raises(ValueError, match="booleans"):
+        risk_coverage([0.1], [2])
+    with pytest.raises(ValueError, match="must be a list of numbers, got str"):
+        risk_coverage("0.1", [True])
+    with pytest.raises(ValueError, match=r"accuracy must be in \(0, 1\]"):
+        threshold_for([0.1], [True], 0)

@@ -120,7 +120,9 @@ def evaluate_agent(
 
     success rate = successes / n; mean steps = model replies per task; tool-call validity = valid
     calls / all replies (a reply is valid when it parses, names a known tool and its arguments fit
-    the schema); latency = wall-clock seconds per task (mean and median). ``on_result`` is called
+    the schema); latency = wall-clock seconds per task (mean and median). The table also keeps each
+    run's :attr:`~companion.agent.loop.AgentResult.confidence` (None for models that do not report
+    token probabilities). ``on_result`` is called
     after each task (for progress or for keeping traces).
     """
     rows = []
@@ -150,6 +152,7 @@ def evaluate_agent(
                 "tools": " > ".join(s.call.name if s.call else "?" for s in result.steps),
                 "stopped_because": result.stopped_because,
                 "seconds": result.duration_s,
+                "confidence": result.confidence,
             }
         )
     if not rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -71,7 +71,14 @@ class ScriptedLLM:
 @dataclass
 class GenerationStats:
     """One generate call: tokens in and out, the new ids, seconds, tokens allowed at each step,
-    and how many prompt tokens came from the kept key/value cache."""
+    how many prompt tokens came from the kept key/value cache, and the probability of each new
+    token.
+
+    ``token_probs[t]`` is softmax(z_t)[y_t], where z_t are the logits the decoder chose from
+    (after the constraint has masked the forbidden tokens, so it is renormalised over the allowed
+    ones) and y_t the chosen token. :attr:`confidence` is the smallest of them: a reply is only as
+    sure as its least sure token.
+    """
 
     prompt_tokens: int
     new_tokens: int
@@ -79,6 +86,12 @@ class GenerationStats:
     allowed_per_step: list[int]
     token_ids: list[int]
     cached_tokens: int = 0
+    token_probs: list[float] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float | None:
+        """min_t token_probs[t], or None for an empty reply."""
+        return min(self.token_probs) if self.token_probs else None
 
 
 class TransformersLLM:
@@ -206,6 +219,7 @@ class TransformersLLM:
             pad_token_id=self.eos_token_ids[0],
             cache=cache,
             return_dict_in_generate=True,
+            output_scores=True,
             **kwargs,
         )
         sequence = out.sequences[0]
@@ -213,6 +227,10 @@ class TransformersLLM:
             length = out.cache.get_seq_length()
             self._kept = (sequence[:length].tolist(), out.cache)
         new = sequence[ids.shape[1] :]
+        probs = [
+            torch.softmax(scores[0].float(), dim=-1)[token].item()
+            for scores, token in zip(out.scores, new.tolist(), strict=True)
+        ]
         text = self.tokenizer.decode(
             new, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
@@ -223,6 +241,7 @@ class TransformersLLM:
             allowed_per_step=proc.allowed_counts if proc else [],
             token_ids=new.tolist(),
             cached_tokens=cached,
+            token_probs=probs,
         )
         return text
 

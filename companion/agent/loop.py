@@ -57,7 +57,8 @@ class Step:
     ``raw`` is the model's text; ``call`` the parsed call (None if it did not parse); ``error``
     and ``error_kind`` say what went wrong (kinds in :data:`ERROR_KINDS`); ``observation`` is what
     the model was shown next (empty after the final answer); ``duration_s`` covers the model and
-    the tool.
+    the tool; ``confidence`` is the probability of the reply's least likely token when the model
+    reports it (:attr:`~companion.agent.llm.GenerationStats.confidence`), else None.
     """
 
     index: int
@@ -67,6 +68,7 @@ class Step:
     duration_s: float
     error: str | None = None
     error_kind: str | None = None
+    confidence: float | None = None
 
     @property
     def valid_call(self) -> bool:
@@ -83,6 +85,13 @@ class AgentResult:
     steps: list[Step]
     stopped_because: str
     duration_s: float
+
+    @property
+    def confidence(self) -> float | None:
+        """The smallest step confidence (a run is as sure as its least sure token), or None when
+        no step reports one."""
+        known = [s.confidence for s in self.steps if s.confidence is not None]
+        return min(known) if known else None
 
     def trace(self) -> list[dict[str, Any]]:
         """One flat dict per step (for a table): step, tool, arguments, observation, error, s."""
@@ -273,6 +282,8 @@ class Agent:
             unused = self._unused(task, steps) if index < self.max_steps else []
             hint = {"final_allowed": False} if unused else {}
             raw = self.llm(messages, self.specs, max_time_s=left, **hint)
+            stats = getattr(self.llm, "last", None)
+            confidence = stats.confidence if stats is not None else None
             call: ToolCall | None = None
             error = kind = None
             try:
@@ -290,13 +301,15 @@ class Agent:
                     except ValueError as err:
                         observation, error, kind = f"Error: {err}", str(err), "arguments"
                     else:
-                        steps.append(Step(index, raw, call, "", time.perf_counter() - t0))
+                        steps.append(Step(index, raw, call, "", time.perf_counter() - t0,
+                                          confidence=confidence))
                         stopped = "final_answer"
                         break
                 else:
                     observation, error, kind = self._act(call)
             steps.append(
-                Step(index, raw, call, observation, time.perf_counter() - t0, error, kind)
+                Step(index, raw, call, observation, time.perf_counter() - t0, error, kind,
+                     confidence)
             )
             messages += [
                 {"role": "assistant", "content": raw.strip()},

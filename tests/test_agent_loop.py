@@ -344,3 +344,44 @@ def test_trace_is_one_flat_row_per_step():
     rows = result.trace()
     assert [r["tool"] for r in rows] == [None, "calculator", "final_answer"]
     assert [r["error"] for r in rows] == ["parse", None, None]
+
+
+def test_the_command_line_prints_answers_confidence_and_flags_unsure_ones(monkeypatch, capsys):
+    import io
+
+    from companion.agent import cli
+
+    built = []
+
+    def fake_agent(max_steps, memory):
+        built.append((max_steps, memory))
+        replies = [CALC, FINAL, ("final_answer", {"answer": "7"})]
+        return Agent(SureLLM(replies, [0.9, 0.95, 0.4]), default_tools(), memory,
+                     max_steps=max_steps)
+
+    monkeypatch.setattr(cli, "build_default_agent", fake_agent)
+    cli.main(["--trace", "--min-confidence", "0.5"],
+             stdin=io.StringIO("What is 12 times 7?\nAdd 3 and 4.\n\nnever asked\n"))
+    out = capsys.readouterr().out
+    asked = [line for line in out.splitlines() if line.startswith("> ")]
+    assert len(asked) == 2 and "never asked" not in out  # an empty line ends the session
+    assert "1. calculator {'expression': '12 * 7'}\n     -> 84" in out
+    assert "answer: 84\nconfidence 0.90, 2 steps" in out
+    assert "answer: 7\nconfidence 0.40, 1 step," in out
+    assert out.count("unsure:") == 1 and "unsure: confidence 0.40 < 0.50" in out
+    assert built == [(4, None)]  # memory only when asked for
+    cli.main(["--memory", "--max-steps", "2", "What is 12 times 7?"])
+    assert built[1][0] == 2 and isinstance(built[1][1], Memory)
+    with pytest.raises(SystemExit):
+        cli.main(["--min-confidence", "1.5", "What is 12 times 7?"])
+    assert "--min-confidence must be between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
+def test_the_command_line_says_when_a_run_ends_without_an_answer():
+    from companion.agent.cli import describe
+
+    result = agent_with([CALC] * 3, max_steps=2).run("What is 12 times 7?")
+    assert describe(result).splitlines() == [
+        "no answer: the run stopped on its max_steps budget",
+        f"confidence unknown, 2 steps, {result.duration_s:.1f} s",
+    ]

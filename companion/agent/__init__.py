@@ -10,7 +10,8 @@
 - :mod:`~companion.agent.evaluation`: :func:`evaluate_agent`;
 - :mod:`~companion.agent.diagnostics`: :func:`next_tool_probabilities`, how sure the model is of
   its next tool;
-- :mod:`~companion.agent.smolagents_bridge`: the same model and tools inside smolagents.
+- :mod:`~companion.agent.smolagents_bridge`: the same model and tools inside smolagents;
+- :mod:`~companion.agent.cli`: the agent from a terminal, ``python -m companion.agent``.
 """
 
 from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table

@@ -16,23 +16,21 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from companion.agent import build_default_agent, evaluate_agent
+from companion.agent.tasks import load_split
 from companion.files import write_json_atomically
+from companion.finetune import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "data" / "agent_confidence.json"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_agent import load_tasks  # noqa: E402
+RESULTS = REPO_ROOT / "data" / "agent_confidence.json"
 
 
 def measure(split: str) -> dict:
     """The default agent's summary and per-task (id, success, confidence) on ``split``."""
     agent = build_default_agent(finetuned=True)
-    tasks = load_tasks(split)
+    tasks = load_split(split)
     bar = tqdm(total=len(tasks), desc=split)
     start = time.perf_counter()
     report = evaluate_agent(agent, tasks, on_result=lambda task, result: bar.update())

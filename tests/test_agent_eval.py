@@ -245,7 +245,7 @@ def test_measure_confidence_stores_outcome_and_confidence_per_task(load_script, 
     script = load_script("scripts/measure_confidence.py")
     tasks = [{"id": "t1", "task": "What is 12 times 7?", "answer": "84"}]
     monkeypatch.setattr(script, "RESULTS", tmp_path / "agent_confidence.json")
-    monkeypatch.setattr(script, "load_tasks", lambda split: tasks)
+    monkeypatch.setattr(script, "load_split", lambda split: tasks)
     monkeypatch.setattr(script, "build_default_agent", lambda finetuned: Agent(
         SureScript([("calculator", {"expression": "12 * 7"}), ("final_answer", {"answer": "84"})]),
         [calculator_tool()]))

@@ -122,8 +122,8 @@ def evaluate_agent(
     calls / all replies (a reply is valid when it parses, names a known tool and its arguments fit
     the schema); latency = wall-clock seconds per task (mean and median). The table also keeps each
     run's :attr:`~companion.agent.loop.AgentResult.confidence` (None for models that do not report
-    token probabilities). ``on_result`` is called
-    after each task (for progress or for keeping traces).
+    token probabilities). ``on_result`` is called after each task (for progress or for keeping
+    traces).
     """
     rows = []
     valid = replies = 0

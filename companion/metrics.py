@@ -50,6 +50,11 @@ HUMAN_EVAL_FIELDS = ("id", "task", "output", "reference", "rating_a", "rating_b"
 # --- input checks ---------------------------------------------------------------------------
 
 
+def _is_list(value: object) -> bool:
+    """True for a list, tuple or array; False for a string (a sequence of characters) or scalar."""
+    return not isinstance(value, str) and isinstance(value, Sequence | np.ndarray)
+
+
 def _check_texts(texts: object, what: str) -> list[str]:
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise ValueError(f"{what} must be a list of strings, got {type(texts).__name__}")
@@ -352,7 +357,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], weights: str | None = None) 
     ``sklearn.metrics.cohen_kappa_score``; NaN when it is undefined (chance agreement is 1).
     """
     for name, labels in (("a", a), ("b", b)):
-        if isinstance(labels, str) or not isinstance(labels, Sequence | np.ndarray):
+        if not _is_list(labels):
             raise ValueError(f"{name} must be a list of labels, got {type(labels).__name__}")
         if len(labels) == 0:
             raise ValueError(f"{name} is empty; expected one label per rated item")
@@ -414,7 +419,7 @@ def bootstrap_ci(
     if not callable(metric):
         raise ValueError(f"metric must be callable, got {type(metric).__name__}")
     for name, seq in (("predictions", predictions), ("references", references)):
-        if isinstance(seq, str) or not isinstance(seq, Sequence | np.ndarray):
+        if not _is_list(seq):
             raise ValueError(f"{name} must be a list, got {type(seq).__name__}")
     if len(predictions) == 0:
         raise ValueError("predictions is empty; expected at least one example")
@@ -430,7 +435,7 @@ def bootstrap_ci(
     if groups is None:
         members = [[i] for i in range(m)]
     else:
-        if isinstance(groups, str) or not isinstance(groups, Sequence | np.ndarray):
+        if not _is_list(groups):
             raise ValueError(f"groups must be a list of labels, got {type(groups).__name__}")
         if len(groups) != m:
             raise ValueError(f"groups must give one label per example: expected {m}, "
@@ -513,9 +518,9 @@ def risk_coverage(confidence: Sequence[float], correct: Sequence[bool]) -> list[
     and the last point's accuracy is the plain accuracy. Items with equal confidence come in
     together.
     """
-    if isinstance(confidence, str) or not isinstance(confidence, Sequence | np.ndarray):
+    if not _is_list(confidence):
         raise ValueError(f"confidence must be a list of numbers, got {type(confidence).__name__}")
-    if isinstance(correct, str) or not isinstance(correct, Sequence | np.ndarray):
+    if not _is_list(correct):
         raise ValueError(f"correct must be a list of booleans, got {type(correct).__name__}")
     if len(confidence) == 0:
         raise ValueError("confidence is empty; expected at least one item")
@@ -527,14 +532,15 @@ def risk_coverage(confidence: Sequence[float], correct: Sequence[bool]) -> list[
         raise ValueError("confidence has NaN or infinite values; expected finite numbers")
     if any(y not in (0, 1) for y in correct):
         raise ValueError("correct must hold booleans (or 0 and 1)")
-    y = np.asarray(correct, dtype=float)
     order = np.argsort(-c, kind="stable")
-    c, y = c[order], y[order]
+    c = c[order]
+    right = np.cumsum(np.asarray(correct, dtype=float)[order])  # right[k-1]: right among top k
     points = []
     for end in range(1, len(c) + 1):
         if end < len(c) and c[end] == c[end - 1]:
             continue  # a tie: the next item enters at the same threshold
-        points.append(CoveragePoint(float(c[end - 1]), end / len(c), float(y[:end].mean()), end))
+        points.append(CoveragePoint(float(c[end - 1]), end / len(c), float(right[end - 1] / end),
+                                    end))
     return points
 
 

@@ -227,10 +227,8 @@ class TransformersLLM:
             length = out.cache.get_seq_length()
             self._kept = (sequence[:length].tolist(), out.cache)
         new = sequence[ids.shape[1] :]
-        probs = [
-            torch.softmax(scores[0].float(), dim=-1)[token].item()
-            for scores, token in zip(out.scores, new.tolist(), strict=True)
-        ]
+        steps = torch.softmax(torch.cat(out.scores).float(), dim=-1)  # (new tokens, vocabulary)
+        probs = steps[torch.arange(len(new)), new].tolist()
         text = self.tokenizer.decode(
             new, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )

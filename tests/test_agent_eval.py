@@ -233,21 +233,14 @@ def test_the_introduction_quotes_the_stored_agent_results():
 
 
 def test_measure_confidence_stores_outcome_and_confidence_per_task(load_script, tmp_path,
-                                                                   monkeypatch):
-    from companion.agent.llm import GenerationStats
-
-    class SureScript(ScriptedLLM):
-        def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
-            reply = super().__call__(messages, tools, max_time_s)
-            self.last = GenerationStats(0, 1, 0.0, [], [0], token_probs=[0.5 + len(self.seen) / 10])
-            return reply
-
+                                                                   monkeypatch, sure_llm):
     script = load_script("scripts/measure_confidence.py")
     tasks = [{"id": "t1", "task": "What is 12 times 7?", "answer": "84"}]
     monkeypatch.setattr(script, "RESULTS", tmp_path / "agent_confidence.json")
     monkeypatch.setattr(script, "load_split", lambda split: tasks)
     monkeypatch.setattr(script, "build_default_agent", lambda finetuned: Agent(
-        SureScript([("calculator", {"expression": "12 * 7"}), ("final_answer", {"answer": "84"})]),
+        sure_llm([("calculator", {"expression": "12 * 7"}), ("final_answer", {"answer": "84"})],
+                 [0.6, 0.7]),
         [calculator_tool()]))
     script.main(["test"])
     stored = json.loads((tmp_path / "agent_confidence.json").read_text())

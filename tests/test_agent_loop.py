@@ -232,25 +232,11 @@ class HintedLLM(ScriptedLLM):
         return super().__call__(messages, tools, max_time_s)
 
 
-class SureLLM(ScriptedLLM):
-    """A scripted model that reports a confidence for each reply, as TransformersLLM does."""
-
-    def __init__(self, turns, confidences):
-        super().__init__(turns)
-        self.confidences = list(confidences)
-        self.last = None
-
-    def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
-        reply = super().__call__(messages, tools, max_time_s)
-        self.last = GenerationStats(0, 1, 0.0, [], [0], token_probs=[self.confidences.pop(0)])
-        return reply
-
-
-def test_a_run_is_as_confident_as_its_least_confident_reply():
-    result = Agent(SureLLM([CALC, FINAL], [0.6, 0.9]), default_tools()).run("What is 12 times 7?")
+def test_a_run_is_as_confident_as_its_least_confident_reply(sure_llm):
+    result = Agent(sure_llm([CALC, FINAL], [0.6, 0.9]), default_tools()).run("What is 12 times 7?")
     assert [s.confidence for s in result.steps] == [0.6, 0.9]
     assert result.confidence == 0.6
-    unsure = Agent(SureLLM(["not json", FINAL], [0.2, 0.95]), default_tools()).run("12 * 7?")
+    unsure = Agent(sure_llm(["not json", FINAL], [0.2, 0.95]), default_tools()).run("12 * 7?")
     assert unsure.steps[0].error_kind == "parse" and unsure.confidence == 0.2
     # a model that reports nothing leaves the confidence unknown, not 1
     plain = agent_with([CALC, FINAL]).run("What is 12 times 7?")
@@ -346,7 +332,8 @@ def test_trace_is_one_flat_row_per_step():
     assert [r["error"] for r in rows] == ["parse", None, None]
 
 
-def test_the_command_line_prints_answers_confidence_and_flags_unsure_ones(monkeypatch, capsys):
+def test_the_command_line_prints_answers_confidence_and_flags_unsure_ones(monkeypatch, capsys,
+                                                                         sure_llm):
     import io
 
     from companion.agent import cli
@@ -356,7 +343,7 @@ def test_the_command_line_prints_answers_confidence_and_flags_unsure_ones(monkey
     def fake_agent(max_steps, memory):
         built.append((max_steps, memory))
         replies = [CALC, FINAL, ("final_answer", {"answer": "7"})]
-        return Agent(SureLLM(replies, [0.9, 0.95, 0.4]), default_tools(), memory,
+        return Agent(sure_llm(replies, [0.9, 0.95, 0.4]), default_tools(), memory,
                      max_steps=max_steps)
 
     monkeypatch.setattr(cli, "build_default_agent", fake_agent)

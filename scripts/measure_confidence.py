@@ -27,9 +27,8 @@ from companion.finetune import REPO_ROOT
 RESULTS = REPO_ROOT / "data" / "agent_confidence.json"
 
 
-def measure(split: str) -> dict:
-    """The default agent's summary and per-task (id, success, confidence) on ``split``."""
-    agent = build_default_agent(finetuned=True)
+def measure(agent, split: str) -> dict:
+    """``agent``'s summary and per-task (id, success, confidence) on ``split``."""
     tasks = load_split(split)
     bar = tqdm(total=len(tasks), desc=split)
     start = time.perf_counter()
@@ -43,9 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("splits", nargs="+", choices=["validation", "test"])
     args = parser.parse_args(argv)
+    agent = build_default_agent(finetuned=True)  # loaded once for every split
     for split in args.splits:
         stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        stored[split] = measure(split)
+        stored[split] = measure(agent, split)
         stored["command"] = "python scripts/measure_confidence.py validation test"
         write_json_atomically(RESULTS, stored)
         print(split, stored[split]["success_rate"], file=sys.stderr)

@@ -281,6 +281,68 @@ def test_quantity_check_ignores_failed_calls_and_tasks_without_numbers():
     assert result.answer == "84" and llm.hints == [True]
 
 
+class ToolsSeenLLM(ScriptedLLM):
+    """A scripted model that records which tools, and whether a final answer, each turn offered."""
+
+    def __init__(self, turns):
+        super().__init__(turns)
+        self.offered: list[tuple[list[str], bool]] = []
+
+    def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
+        self.offered.append(([t["name"] for t in tools], final_allowed))
+        return super().__call__(messages, tools, max_time_s)
+
+
+class _YearIndex:
+    def search(self, query, k=3):
+        return [_Hit("Years", "Layer normalization: 2016. AdamW: 2019.", "kb.txt")]
+
+
+LOOKUP_NAMES = ("layer normalization", "adamw", "dartmouth workshop")
+ALL_TOOLS = ["calculator", "search"]
+
+
+def test_lookup_check_makes_the_model_search_every_name_before_computing():
+    task = "Count the years between layer normalization and AdamW."
+    turns = [("search", {"query": "layer normalization year"}),
+             ("calculator", {"expression": "2016 - 2016"}),  # one year read, one missing
+             ("search", {"query": "AdamW year"}),
+             ("calculator", {"expression": "2019 - 2016"}),
+             ("final_answer", {"answer": "3"})]
+    llm = ToolsSeenLLM(turns)
+    tools = [calculator_tool(), search_tool(_YearIndex())]
+    result = Agent(llm, tools, max_steps=6, lookup_names=LOOKUP_NAMES).run(task)
+    assert (result.answer, result.stopped_because) == ("3", "final_answer")
+    assert [s.error_kind for s in result.steps] == [None, "lookup", None, None, None]
+    assert result.steps[1].observation == (
+        "Error: not yet: search first for what the task names: 'adamw'")
+    assert result.steps[1].valid_call  # well formed, only early
+    assert llm.offered == [(["search"], False)] * 3 + [(ALL_TOOLS, True)] * 2
+    # without the check the same model computes with the year it has
+    plain = Agent(ToolsSeenLLM(turns), tools, max_steps=6).run(task)
+    assert plain.steps[1].observation == "0" and plain.steps[1].error_kind is None
+
+
+def test_lookup_check_lets_a_misspelt_search_go_once_the_allowance_is_spent():
+    task = "Which year saw the arrival of the Dartmouth workshop?"
+    llm = ToolsSeenLLM([("search", {"query": "Dartish workshop year"}),
+                        ("final_answer", {"answer": "1956"})])
+    tools = [calculator_tool(), search_tool(_YearIndex())]
+    result = Agent(llm, tools, lookup_names=LOOKUP_NAMES).run(task)
+    assert (result.answer, len(result.steps)) == ("1956", 2)
+    assert llm.offered == [(["search"], False), (ALL_TOOLS, True)]
+
+
+def test_lookup_check_leaves_the_last_step_and_tasks_without_names_alone():
+    tools = [calculator_tool(), search_tool(_YearIndex())]
+    llm = ToolsSeenLLM([("final_answer", {"answer": "2019"})])
+    result = Agent(llm, tools, max_steps=1, lookup_names=LOOKUP_NAMES).run("When was AdamW?")
+    assert result.answer == "2019" and llm.offered == [(ALL_TOOLS, True)]
+    llm = ToolsSeenLLM([CALC, FINAL])
+    result = Agent(llm, tools, lookup_names=LOOKUP_NAMES).run("What is 12 times 7?")
+    assert result.answer == "84" and llm.offered == [(ALL_TOOLS, True)] * 2
+
+
 def test_agent_rejects_bad_configuration():
     with pytest.raises(ValueError, match="max_steps"):
         Agent(ScriptedLLM([]), [calculator_tool()], max_steps=0)
@@ -288,6 +350,10 @@ def test_agent_rejects_bad_configuration():
         Agent(ScriptedLLM([]), [calculator_tool(), calculator_tool()])
     with pytest.raises(ValueError, match="task"):
         agent_with([FINAL]).run("   ")
+    with pytest.raises(ValueError, match="needs a 'search' tool"):
+        Agent(ScriptedLLM([]), [calculator_tool()], lookup_names=("bert",))
+    with pytest.raises(TypeError, match="collection of names"):
+        Agent(ScriptedLLM([]), default_tools(), lookup_names="bert")
 
 
 def test_keyword_similarity_is_the_cosine_of_word_counts():

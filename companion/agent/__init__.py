@@ -7,6 +7,8 @@
 - :mod:`~companion.agent.loop`: :class:`Agent`, its :class:`Memory` and :func:`build_default_agent`;
 - :mod:`~companion.agent.quantities`: which numbers a task states and which calls used them (the
   loop's quantity check);
+- :mod:`~companion.agent.lookups`: which knowledge-base names a task states and which searches
+  looked them up (the loop's lookup check);
 - :mod:`~companion.agent.evaluation`: :func:`evaluate_agent`;
 - :mod:`~companion.agent.diagnostics`: :func:`next_tool_probabilities`, how sure the model is of
   its next tool;

@@ -21,6 +21,12 @@ With ``quantity_check=True`` the loop also holds back a final answer while a num
 states has not gone into any tool call (:mod:`companion.agent.quantities`): the model is asked
 for a tool call instead (a constrained model cannot even start ``final_answer``), except on the
 last step.
+
+With ``lookup_names`` (the knowledge base's subjects, :mod:`companion.agent.lookups`) the loop
+also makes the model look up what the task names: while some stated name is in no search query
+yet, and fewer searches have been made than the task states names, the model may only call
+``search`` (again except on the last step). The allowance ends the check, so one misspelt query
+cannot hold a run back for good.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from companion.agent.llm import LLM, Message
+from companion.agent.lookups import SEARCH, stated_names, unsearched_names
 from companion.agent.quantities import unused_quantities
 from companion.agent.tools import Tool, ToolArgumentError, ToolExecutionError
 from companion.toolcall import (
@@ -46,8 +54,9 @@ from companion.toolcall import (
 
 STOP_REASONS = ("final_answer", "max_steps", "time_budget")
 #: kinds of step errors; the first three mean the model's call itself was not valid;
-#: "early_answer" is a final answer the quantity check held back
-ERROR_KINDS = ("parse", "unknown_tool", "arguments", "execution", "early_answer")
+#: "early_answer" is a final answer the quantity check held back, "lookup" a call other than
+#: search that the lookup check held back
+ERROR_KINDS = ("parse", "unknown_tool", "arguments", "execution", "early_answer", "lookup")
 
 
 @dataclass
@@ -196,7 +205,9 @@ class Agent:
     ``max_steps`` bounds the model calls of one run; ``time_budget_s`` bounds its wall-clock time
     (checked before every step and passed to the model as the time it may still take).
     ``quantity_check`` holds back a final answer, on every step but the last, while a number the
-    task states has not been used by a tool call.
+    task states has not been used by a tool call. ``lookup_names`` (empty: no check) makes the
+    model search, on every step but the last, while a name the task states is in no search query
+    and fewer searches have been made than the task states names.
     """
 
     def __init__(
@@ -207,6 +218,7 @@ class Agent:
         max_steps: int = 6,
         time_budget_s: float = 60.0,
         quantity_check: bool = False,
+        lookup_names: Sequence[str] = (),
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps={max_steps}; expected at least 1")
@@ -215,12 +227,17 @@ class Agent:
         names = [t.name for t in tools]
         if len(set(names)) != len(names) or FINAL_ANSWER in names:
             raise ValueError(f"tool names must be unique and not {FINAL_ANSWER!r}, got {names}")
+        if isinstance(lookup_names, str):
+            raise TypeError(f"lookup_names must be a collection of names, got {lookup_names!r}")
+        if lookup_names and SEARCH not in names:
+            raise ValueError(f"lookup_names needs a {SEARCH!r} tool among the tools, got {names}")
         self.llm = llm
         self.tools: dict[str, Tool] = {t.name: t for t in tools}
         self.memory = memory
         self.max_steps = max_steps
         self.time_budget_s = time_budget_s
         self.quantity_check = quantity_check
+        self.lookup_names = tuple(lookup_names)
         self.specs = [t.spec() for t in tools]
         self.system = system_prompt(self.specs)
 
@@ -267,6 +284,16 @@ class Agent:
             return []
         return unused_quantities(task, [s.call for s in steps if s.call and s.error is None])
 
+    def _unsearched(self, task: str, steps: list[Step]) -> list[str]:
+        """The task's names the model must still search for ([] without the check, or once as
+        many searches have been made as the task states names)."""
+        if not self.lookup_names:
+            return []
+        calls = [s.call for s in steps if s.call and s.error is None]
+        if sum(c.name == SEARCH for c in calls) >= len(stated_names(task, self.lookup_names)):
+            return []
+        return unsearched_names(task, calls, self.lookup_names)
+
     def run(self, task: str) -> AgentResult:
         """Solve ``task``: loop until final_answer, ``max_steps`` replies, or the time budget."""
         start = time.perf_counter()
@@ -279,9 +306,12 @@ class Agent:
                 stopped = "time_budget"
                 break
             t0 = time.perf_counter()
-            unused = self._unused(task, steps) if index < self.max_steps else []
-            hint = {"final_allowed": False} if unused else {}
-            raw = self.llm(messages, self.specs, max_time_s=left, **hint)
+            last = index == self.max_steps
+            unused = self._unused(task, steps) if not last else []
+            unsearched = self._unsearched(task, steps) if not last else []
+            specs = [self.tools[SEARCH].spec()] if unsearched else self.specs
+            hint = {"final_allowed": False} if unused or unsearched else {}
+            raw = self.llm(messages, specs, max_time_s=left, **hint)
             stats = getattr(self.llm, "last", None)
             confidence = stats.confidence if stats is not None else None
             call: ToolCall | None = None
@@ -291,7 +321,11 @@ class Agent:
             except ToolCallParseError as err:
                 observation, error, kind = f"Error: {err}", str(err), "parse"
             else:
-                if call.is_final and unused:
+                if unsearched and call.name != SEARCH:
+                    names = ", ".join(repr(n) for n in unsearched)
+                    error = f"not yet: search first for what the task names: {names}"
+                    observation, kind = f"Error: {error}", "lookup"
+                elif call.is_final and unused:
                     numbers = ", ".join(f"{q:g}" for q in unused)
                     error = f"not yet: no tool call has used {numbers} from the task"
                     observation, kind = f"Error: {error}", "early_answer"

@@ -9,7 +9,8 @@ of :class:`companion.agent.TransformersLLM`.
 chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
 chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (the agent's
 adapters, ``companion.finetune.AGENT_ADAPTERS``) unconstrained and constrained, the default agent
-(fine-tuned, constrained, with the loop's quantity check), the default agent with both kinds of
+(fine-tuned, constrained, with the loop's quantity and lookup checks; before that, with the
+quantity check alone), the default agent with both kinds of
 :class:`companion.agent.Memory` on (tasks in file order, so each one sees the earlier ones), and
 smolagents' ``ToolCallingAgent`` driving the default model through
 :class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapters are
@@ -35,11 +36,16 @@ CONFIGS = (
     "finetuned_unconstrained",
     "finetuned_constrained",
     "finetuned_constrained_checked",
+    "finetuned_constrained_lookup",
     "finetuned_constrained_memory",
     "smolagents",
 )
-#: the configurations of the default agent: the loop holds back answers until every number is used
-CHECKED = ("finetuned_constrained_checked", "finetuned_constrained_memory")
+#: configurations whose loop holds back answers until every number the task states is used
+CHECKED = ("finetuned_constrained_checked", "finetuned_constrained_lookup",
+           "finetuned_constrained_memory")
+#: configurations whose loop also makes the model search each name the task states (the default
+#: agent, with and without memory)
+LOOKED_UP = ("finetuned_constrained_lookup", "finetuned_constrained_memory")
 
 
 def _processor_ms_per_token(tokenizer, steps: int = 60) -> float:
@@ -134,6 +140,7 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
     """The agent (or smolagents runner) of one named configuration."""
     from companion import finetune
     from companion.agent import Agent, Memory, TransformersLLM, default_tools
+    from companion.agent.lookups import knowledge_base_names
     from companion.models import load_smollm2
 
     if config not in CONFIGS:
@@ -149,7 +156,8 @@ def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
     if config != "smolagents":
         memory = Memory() if config.endswith("_memory") else None
         return Agent(llm, default_tools(), memory, max_steps=max_steps,
-                     time_budget_s=time_budget_s, quantity_check=config in CHECKED)
+                     time_budget_s=time_budget_s, quantity_check=config in CHECKED,
+                     lookup_names=knowledge_base_names() if config in LOOKED_UP else ())
     import smolagents
 
     from companion.agent.smolagents_bridge import LocalModel, SmolagentsRunner, export_tool

@@ -29,6 +29,7 @@ from companion.agent.evaluation import (
     numbers_in,
     parse_number,
 )
+from companion.agent.lookups import knowledge_base_names
 from companion.agent.smolagents_bridge import (
     LocalModel,
     SmolagentsRunner,
@@ -198,6 +199,7 @@ def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     agent = build_default_agent()
     assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
     assert agent.quantity_check and agent.max_steps == 4
+    assert agent.lookup_names == knowledge_base_names() and "adamw" in agent.lookup_names
     assert list(agent.tools) == [t.name for t in default_tools()]
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
     stacked, _ = finetune.load_finetuned(finetune.AGENT_ADAPTERS)
@@ -221,15 +223,38 @@ def test_results_of_configurations_run_in_separate_processes_are_merged(
     assert stored["smolagents"]["n"] == 2 and stored["base_constrained"]["n"] == 3
 
 
+@pytest.mark.parametrize(("config", "quantity", "lookup", "memory"), [
+    ("finetuned_constrained", False, False, False),
+    ("finetuned_constrained_checked", True, False, False),
+    ("finetuned_constrained_lookup", True, True, False),
+    ("finetuned_constrained_memory", True, True, True),
+])
+def test_each_benchmark_configuration_has_the_loop_its_name_says(load_script, config, quantity,
+                                                                 lookup, memory):
+    """The stored rows are only comparable if each configuration's loop is the one the chapter
+    describes; the default agent's rows must be those of build_default_agent()."""
+    agent = load_script("benchmarks/bench_agent.py").make_agent(config)
+    assert agent.quantity_check is quantity and (agent.memory is not None) is memory
+    assert agent.lookup_names == (knowledge_base_names() if lookup else ())
+    if config == "finetuned_constrained_lookup":
+        default = build_default_agent()
+        assert (default.quantity_check, default.lookup_names) == (True, agent.lookup_names)
+
+
 def test_the_introduction_quotes_the_stored_agent_results():
-    """book/intro.md states the default agent's rates; they must be the stored measurements."""
+    """book/intro.md and chapter 6 state the default agent's rates; they must be the stored
+    measurements."""
     root = finetune.REPO_ROOT
-    test = json.loads((root / "data/agent_eval.json").read_text())["finetuned_constrained_checked"]
+    test = json.loads((root / "data/agent_eval.json").read_text())["finetuned_constrained_lookup"]
     validation = json.loads((root / "data/agent_eval_validation.json").read_text())
-    chosen = validation["with_quantity_check"]
+    chosen = validation["with_lookup_check"]
     intro = (root / "book/intro.md").read_text(encoding="utf-8")
     assert f"{100 * test['success_rate']:.1f}% of {test['n']} held-out tasks" in intro
     assert f"{100 * chosen['success_rate']:.1f}% of the validation" in intro
+    chapter6 = "".join(
+        "".join(cell["source"]) for cell in json.loads(
+            (root / "notebooks/06_evaluation.ipynb").read_text(encoding="utf-8"))["cells"])
+    assert f"bring the default agent to {100 * test['success_rate']:.1f}%" in chapter6
 
 
 def test_measure_confidence_stores_outcome_and_confidence_per_task(load_script, tmp_path,

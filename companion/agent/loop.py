@@ -361,9 +361,11 @@ def build_default_agent(
     time_budget_s: float = 60.0,
     memory: Memory | None = None,
     quantity_check: bool = True,
+    lookup_check: bool = True,
 ) -> Agent:
     """The book's offline agent: SmolLM2-135M-Instruct, the default tools, constrained calls,
-    and the loop's quantity check (chosen on the validation split, chapter 7).
+    and the loop's quantity and lookup checks (each chosen on the validation split, chapter 7;
+    the lookup check's names are the knowledge base's subjects).
 
     ``finetuned=None`` uses the tool-call LoRA adapters (chapter 5's, then chapter 7's second
     stage for two-tool chains, ``finetune.AGENT_ADAPTERS``, merged into the weights) when they are
@@ -371,6 +373,7 @@ def build_default_agent(
     """
     from companion import finetune
     from companion.agent.llm import TransformersLLM
+    from companion.agent.lookups import knowledge_base_names
     from companion.agent.tools import default_tools
     from companion.models import load_smollm2
 
@@ -385,4 +388,5 @@ def build_default_agent(
                         else load_smollm2())
     llm = TransformersLLM(model, tokenizer, constrained=constrained)
     return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s,
-                 quantity_check=quantity_check)
+                 quantity_check=quantity_check,
+                 lookup_names=knowledge_base_names() if lookup_check else ())

@@ -13,8 +13,11 @@ same in JupyterLab, under nbval and in the book build. Under ``gpu`` it runs as 
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
+import re
+import textwrap
 import warnings
 
 from companion import config
@@ -80,3 +83,42 @@ def seed_everything(seed: int = 0) -> None:
     import torch
 
     torch.manual_seed(seed)
+
+
+class Source(str):
+    """Source code that a chapter shows: a highlighted code block on the page, the text elsewhere.
+
+    Jupyter and the book render ``_repr_markdown_`` (a fenced ``python`` block, styled like every
+    other code cell); nbval and plain Python see the text itself, so a stored output that no
+    longer matches the package fails the notebook's check.
+    """
+
+    def _repr_markdown_(self) -> str:
+        longest = max((len(run) for run in re.findall(r"`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}python\n{self}\n{fence}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def show_source(*objects: object) -> Source:
+    """The source of companion functions, classes or methods, for a chapter page (``remove-input``).
+
+    ``show_source(attention.scaled_dot_product_attention)`` in a cell tagged ``remove-input`` puts
+    the function's code on the page, read from the installed package by :func:`inspect.getsource`,
+    so the page cannot drift from the code the tests check. Several objects are shown one after
+    the other, two blank lines apart, in the order given.
+    """
+    if not objects:
+        raise ValueError("show_source needs at least one function, class or method")
+    texts = []
+    for obj in objects:
+        try:
+            texts.append(textwrap.dedent(inspect.getsource(obj)).rstrip())
+        except (TypeError, OSError) as err:
+            raise TypeError(
+                f"show_source shows functions, classes and methods defined in a file; "
+                f"got {obj!r} ({err})"
+            ) from None
+    return Source("\n\n\n".join(texts))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from companion.agent.tools import calculate, convert_units, format_number
 from companion.tooluse import grammar, load_grammar, load_split
-from companion.tooluse.frames import FrameError, frame_from_dict
+from companion.tooluse.frames import FrameError, frame_from_dict, lexicon_key
 from companion.tooluse.generate import SPLITS, generate_split, template_pool
 from companion.tooluse.spoken import number_words, say_number, with_separators
 
@@ -107,11 +107,18 @@ def test_money_is_never_written_in_words():
     assert f.variables["a"]["digits"] is True
 
 
+def test_count_forms_multiplies_by_word_lists_behind_slots():
+    assert grammar.count_forms("[a|b] {name} {x}", {"name": 5}) == 10
+
+
 def test_the_shipped_grammar_loads_and_says_tens_of_thousands_of_things():
     g = load_grammar()
-    frames = sum(grammar.count_forms(t) for f in g.frames for t in f.templates)
+    paths = sum(grammar.count_forms(t) for f in g.frames for t in f.templates)
+    sizes = {slot: len(g.lexicon[lexicon_key(slot)]) for f in g.frames for slot in f.lexicon_slots}
+    worded = sum(grammar.count_forms(t, sizes) for f in g.frames for t in f.templates)
     assert len(g.frames) >= 80
-    assert frames >= 10_000
+    assert paths >= 1_000
+    assert worded >= 100_000
 
 
 def test_template_pool_holds_out_the_last_of_three_or_more():

@@ -105,14 +105,21 @@ def realise(template: str, values: Mapping[str, object], rng: random.Random) -> 
     return tidy(fill(choose(template, rng), values))
 
 
-def count_forms(template: str) -> int:
-    """How many distinct choice paths ``template`` has (slots count as one)."""
+def count_forms(template: str, slot_sizes: Mapping[str, int] | None = None) -> int:
+    """How many distinct wordings ``template`` has: its choice paths, each multiplied by the size
+    of the word list behind every slot named in ``slot_sizes`` (other slots, numbers, count one).
+    """
+    sizes = slot_sizes or {}
     total, i = 1, 0
     while i < len(template):
         if template[i] == "[":
             end = _matching(template, i)
             alternatives = _split_alternatives(template[i + 1 : end], template)
-            total *= sum(count_forms(a) for a in alternatives)
+            total *= sum(count_forms(a, sizes) for a in alternatives)
+            i = end + 1
+        elif template[i] == "{":
+            end = template.index("}", i)
+            total *= sizes.get(template[i + 1 : end], 1)
             i = end + 1
         else:
             i += 1

@@ -18,6 +18,7 @@ from companion.agent.evaluation import answer_matches, gold_number, normalize
 from companion.agent.reader_questions import (
     CATEGORIES,
     EVERYDAY,
+    READER_QUESTIONS,
     fact_ids,
     gold_problem,
     knowledge_base_facts,
@@ -113,10 +114,17 @@ def test_calculator_expressions_agree_with_python_arithmetic():
 
 
 def test_the_file_is_one_json_object_per_line_with_the_five_fields():
-    from companion.agent.reader_questions import READER_QUESTIONS
-
     for line in READER_QUESTIONS.read_text(encoding="utf-8").splitlines():
         assert list(json.loads(line)) == ["id", "category", "question", "answer", "solution"]
+
+
+def test_the_data_card_states_the_counts_of_the_file():
+    card = (READER_QUESTIONS.parent / "reader_questions.md").read_text(encoding="utf-8")
+    counts = Counter(r["category"] for r in RECORDS)
+    stated = {m[0]: int(m[1]) for m in re.findall(r"^\| (\w+) \| (\d+) \|", card, re.M)}
+    assert stated == dict(counts)
+    assert f"{len(RECORDS)} questions typed" in card
+    assert f"{sum(counts[c] for c in EVERYDAY)} questions are \"everyday\"" in card
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,3 +223,70 @@ def test_question_key_keeps_arithmetic_signs():
 @given(st.text(alphabet=string.ascii_letters + string.digits + " ,.'-", min_size=1, max_size=40))
 def test_question_key_ignores_case_and_punctuation(text):
     assert question_key(text.upper() + "?!") == question_key(text.lower())
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and the gold script
+
+
+def _write_lines(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+GOOD = {
+    "id": "rq-001",
+    "category": "calculator",
+    "question": "2^10",
+    "answer": "1024",
+    "solution": {"calculator": "2 ** 10"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"category": "trivia"}, "category 'trivia'"),
+        ({"id": "q1"}, "id 'q1' is not like 'rq-001'"),
+        ({"question": "  "}, "question must be non-empty text"),
+        ({"answer": 1024}, "answer must be non-empty text"),
+    ],
+)
+def test_loading_names_the_bad_line_and_value(tmp_path, change, message):
+    path = _write_lines(tmp_path / "q.jsonl", [GOOD, {**GOOD, "id": "rq-002", **change}])
+    with pytest.raises(ValueError, match=f"line 2: .*{re.escape(message)}"):
+        load_reader_questions(path)
+
+
+def test_loading_names_a_line_that_is_not_a_json_object(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n{'id': 1}\n[1, 2]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2: not a JSON object"):
+        load_reader_questions(path)
+    path.write_text(json.dumps(GOOD) + "\n[1, 2]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"line 2: expected a JSON object, got \[1, 2\]"):
+        load_reader_questions(path)
+
+
+def test_loading_names_missing_fields(tmp_path):
+    path = _write_lines(tmp_path / "q.jsonl", [{k: v for k, v in GOOD.items() if k != "solution"}])
+    with pytest.raises(ValueError, match=r"line 1: missing fields \['solution'\]"):
+        load_reader_questions(path)
+
+
+def test_the_gold_script_fails_on_a_wrong_answer_and_write_fixes_it(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_reader_gold", READER_QUESTIONS.parents[1] / "scripts" / "make_reader_gold.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    name = {**GOOD, "id": "rq-002", "category": "fact", "question": "Who wrote ELIZA?"}
+    name.update(answer="Weizenbaum", solution={"fact": "eliza.author"})
+    path = _write_lines(tmp_path / "q.jsonl", [{**GOOD, "answer": "1000"}, name])
+    assert script.main(["--path", str(path)]) == 1
+    assert "rq-001: stored '1000', the solution gives '1024'" in capsys.readouterr().err
+    assert script.main(["--path", str(path), "--write"]) == 0
+    assert [r["answer"] for r in load_reader_questions(path)] == ["1024", "Weizenbaum"]
+    assert [p.name for p in tmp_path.iterdir()] == ["q.jsonl"]  # no temporary file left

@@ -49,7 +49,12 @@ def load_reader_questions(path: str | Path | None = None) -> list[dict[str, Any]
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        record = json.loads(line)
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path.name} line {number}: not a JSON object ({err})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path.name} line {number}: expected a JSON object, got {record!r}")
         missing = [k for k in FIELDS if k not in record]
         if missing:
             raise ValueError(f"{path.name} line {number}: missing fields {missing}")

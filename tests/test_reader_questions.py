@@ -24,6 +24,7 @@ from companion.agent.reader_questions import (
     knowledge_base_facts,
     load_reader_questions,
     question_key,
+    reader_tasks,
     solve,
 )
 from companion.agent.retrieval import load_knowledge_base
@@ -256,6 +257,14 @@ def test_loading_names_the_bad_line_and_value(tmp_path, change, message):
     path = _write_lines(tmp_path / "q.jsonl", [GOOD, {**GOOD, "id": "rq-002", **change}])
     with pytest.raises(ValueError, match=f"line 2: .*{re.escape(message)}"):
         load_reader_questions(path)
+
+
+def test_reader_tasks_are_what_evaluate_agent_reads(tmp_path):
+    path = _write_lines(tmp_path / "q.jsonl", [GOOD])
+    assert reader_tasks(path) == [
+        {"id": "rq-001", "task": "2^10", "answer": "1024", "category": "calculator"}
+    ]
+    assert len(reader_tasks()) == len(RECORDS)
 
 
 def test_loading_names_a_line_that_is_not_a_json_object(tmp_path):

@@ -72,6 +72,15 @@ def load_reader_questions(path: str | Path | None = None) -> list[dict[str, Any]
     return records
 
 
+def reader_tasks(path: str | Path | None = None) -> list[dict[str, str]]:
+    """The set as tasks for :func:`~companion.agent.evaluation.evaluate_agent`:
+    ``{"id", "task", "answer", "category"}`` (``task`` is the question)."""
+    return [
+        {"id": r["id"], "task": r["question"], "answer": r["answer"], "category": r["category"]}
+        for r in load_reader_questions(path)
+    ]
+
+
 def knowledge_base_facts(path: str | Path | None = None) -> dict[str, dict[str, str]]:
     """Passage id -> its ``facts`` (relation -> answer) for every non-adversarial passage."""
     return {p.id: dict(p.facts) for p in load_knowledge_base(path) if not p.adversarial}

@@ -88,8 +88,40 @@ def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool) -> float:
     return evaluate_agent(agent, tasks[1:]).latency_median_s
 
 
+def _retrieval_rows(misspellings: int = 5, seed: int = 1) -> list[dict]:
+    """Search top-1 on the knowledge base's names, spelt right and misspelt (``misspellings``
+    seeded variants each), with the dense score alone and with the lexical score added."""
+    import copy
+
+    from companion.agent.retrieval import (
+        default_index,
+        load_knowledge_base,
+        name_queries,
+        top1_accuracy,
+    )
+
+    passages = load_knowledge_base()
+    sets = {"names": name_queries(passages),
+            "misspelt names": name_queries(passages, misspellings, seed)}
+    mixed = default_index()
+    dense = copy.copy(mixed)
+    dense.lexical_weight = 0.0
+    rows = []
+    for label, queries in sets.items():
+        before, after = top1_accuracy(dense, queries), top1_accuracy(mixed, queries)
+        rows += [
+            {"name": f"search: top-1, {label} ({len(queries)}), dense only", "value": before,
+             "unit": "share", "reference": "-", "ratio": None},
+            {"name": f"search: top-1, {label} ({len(queries)}), dense + character n-grams",
+             "value": after, "unit": "share", "reference": "dense only",
+             "ratio": after / before if before else None},
+        ]
+    return rows
+
+
 def run() -> list[dict]:
-    """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step."""
+    """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step; seconds
+    per test task; search top-1 on misspelt names."""
     from companion.agent.constrained import token_table
     from companion.models import load_smollm2
 
@@ -115,6 +147,7 @@ def run() -> list[dict]:
          "reference": "-", "ratio": None},
         {"name": "agent: test task, kept prefix cache", "value": kept_s, "unit": "s",
          "reference": "prompt re-read each reply", "ratio": kept_s / cold_s},
+        *_retrieval_rows(),
     ]
 
 

@@ -162,17 +162,24 @@ class RetrievalIndex:
                                           sublinear_tf=True).fit(names)
         self.name_vectors = self.vectorizer.transform(names)  # rows have unit length
 
-    def dense_scores(self, query: str) -> torch.Tensor:
-        """Cosine similarity of the query's and every passage's MiniLM embedding."""
-        return self.embeddings @ embed([query], self.model, self.tokenizer)[0]
+    def dense_scores(self, query: str | list[str]) -> torch.Tensor:
+        """Cosine similarity of the query's and every passage's MiniLM embedding (for a list of
+        queries, one row each)."""
+        queries = [query] if isinstance(query, str) else list(query)
+        scores = embed(queries, self.model, self.tokenizer) @ self.embeddings.T
+        return scores[0] if isinstance(query, str) else scores
 
-    def lexical_scores(self, query: str) -> torch.Tensor:
-        """Cosine similarity of the query's and every passage name's character n-gram vector."""
-        product = self.name_vectors @ self.vectorizer.transform([query]).T
-        return torch.from_numpy(product.toarray()[:, 0]).to(self.embeddings.dtype)
+    def lexical_scores(self, query: str | list[str]) -> torch.Tensor:
+        """Cosine similarity of the query's and every passage name's character n-gram vector
+        (for a list of queries, one row each)."""
+        queries = [query] if isinstance(query, str) else list(query)
+        product = (self.vectorizer.transform(queries) @ self.name_vectors.T).toarray()
+        scores = torch.from_numpy(product).to(self.embeddings.dtype)
+        return scores[0] if isinstance(query, str) else scores
 
-    def scores(self, query: str) -> torch.Tensor:
-        """The score of the module docstring for every passage, in passage order."""
+    def scores(self, query: str | list[str]) -> torch.Tensor:
+        """The score of the module docstring for every passage, in passage order (for a list of
+        queries, one row each)."""
         dense = self.dense_scores(query)
         if self.lexical_weight == 0:
             return dense
@@ -234,7 +241,9 @@ def top1_accuracy(index: RetrievalIndex, queries: list[tuple[str, str]]) -> floa
     """The share of (query, passage id) pairs whose passage ``index`` ranks first."""
     if not queries:
         raise ValueError("no queries to score")
-    return sum(index.search(q, k=1)[0].passage.id == want for q, want in queries) / len(queries)
+    best = index.scores([q for q, _ in queries]).argmax(dim=1).tolist()  # first of equals
+    return sum(index.passages[b].id == want for b, (_, want) in zip(best, queries, strict=True)
+               ) / len(queries)
 
 
 @lru_cache(maxsize=1)

@@ -87,6 +87,7 @@ def load_merged(folders: Sequence[Path]):
     Loaded from :func:`merged_model_dir` when a complete copy is there; otherwise merged with
     :func:`companion.finetune.load_finetuned` and written there atomically for the next start.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from companion.models import _quiet_loading, _write_manifest, cache_is_valid
@@ -96,7 +97,7 @@ def load_merged(folders: Sequence[Path]):
     if cache_is_valid(target, source):
         with _quiet_loading():
             tokenizer = AutoTokenizer.from_pretrained(target)
-            model = AutoModelForCausalLM.from_pretrained(target)
+            model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
         return model.eval(), tokenizer
     from companion import finetune  # merges with peft: only on a cache miss
 

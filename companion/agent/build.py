@@ -106,8 +106,9 @@ def load_merged(folders: Sequence[Path]):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
         try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
+            with _quiet_loading():  # no progress bar for a one-file write
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
             _write_manifest(tmp, source)  # last: its presence marks a complete folder
             if target.exists():
                 shutil.rmtree(target)

@@ -1,20 +1,18 @@
 """Agent benchmarks (chapter 7): the cost of constrained decoding, and the full agent evaluation.
 
 ``run()`` (for ``benchmarks/run.py``, about a minute) measures what the tool-call logits processor
-adds per generated token, against one SmolLM2 decoding step measured in the same run, and the
-median seconds per test task of the book's default agent with and without the kept prefix cache
-of :class:`companion.agent.TransformersLLM`.
+adds per generated token, against one SmolLM2 decoding step measured in the same run, the median
+seconds per test task of the book's default agent with and without the kept prefix cache of
+:class:`companion.agent.TransformersLLM`, and the search tool's top-1 accuracy on the knowledge
+base's names, spelt right and misspelt, with and without the lexical score.
 
-``python benchmarks/bench_agent.py evaluate [--limit N]`` runs the configurations of the
-chapter on the test split of ``data/tooluse`` and writes ``data/agent_eval.json``, which the
-chapter reads: base SmolLM2 unconstrained and constrained, the fine-tuned model (the agent's
-adapters, ``companion.finetune.AGENT_ADAPTERS``) unconstrained and constrained, the default agent
-(fine-tuned, constrained, with the loop's quantity and lookup checks; before that, with the
-quantity check alone), the default agent with both kinds of
-:class:`companion.agent.Memory` on (tasks in file order, so each one sees the earlier ones), and
-smolagents' ``ToolCallingAgent`` driving the default model through
-:class:`companion.agent.smolagents_bridge.LocalModel`. Configurations that need the adapters are
-skipped, and say so in the file, when they are not installed.
+``python benchmarks/bench_agent.py evaluate [--set test] [--limit N]`` runs the configurations of
+chapter 7 (:data:`companion.agent.build.CONFIGURATIONS`) on one question set and stores each report
+in ``data/agent_eval.json`` as ``{set: {configuration: report}}``, which the chapter reads. The
+sets: ``test`` (the tool-use data set's test split), ``heldout`` (its split of frames never seen in
+training) and ``reader`` (the hand-written reader questions); ``--tasks FILE`` names another JSONL
+file. Configurations that need the adapters are skipped, and say so in the file, when they are not
+installed.
 """
 
 from __future__ import annotations
@@ -28,24 +26,16 @@ from pathlib import Path
 
 import torch
 
+from companion.agent.build import CONFIGURATIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "data" / "agent_eval.json"
-CONFIGS = (
-    "base_unconstrained",
-    "base_constrained",
-    "finetuned_unconstrained",
-    "finetuned_constrained",
-    "finetuned_constrained_checked",
-    "finetuned_constrained_lookup",
-    "finetuned_constrained_memory",
-    "smolagents",
-)
-#: configurations whose loop holds back answers until every number the task states is used
-CHECKED = ("finetuned_constrained_checked", "finetuned_constrained_lookup",
-           "finetuned_constrained_memory")
-#: configurations whose loop also makes the model search each name the task states (the default
-#: agent, with and without memory)
-LOOKED_UP = ("finetuned_constrained_lookup", "finetuned_constrained_memory")
+#: question sets by name: the JSONL file each is read from
+SETS = {
+    "test": ROOT / "data" / "tooluse" / "test.jsonl",
+    "heldout": ROOT / "data" / "tooluse" / "heldout.jsonl",
+    "reader": ROOT / "data" / "reader_questions.jsonl",
+}
 
 
 def _processor_ms_per_token(tokenizer, steps: int = 60) -> float:
@@ -94,12 +84,44 @@ def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool) -> float:
 
     agent.llm.reuse_prefix = reuse_prefix
     agent.llm.reset()
-    agent.run(tasks[0]["task"])
+    agent.run(tasks[0]["question"])
     return evaluate_agent(agent, tasks[1:]).latency_median_s
 
 
+def _retrieval_rows(misspellings: int = 5, seed: int = 1) -> list[dict]:
+    """Search top-1 on the knowledge base's names, spelt right and misspelt (``misspellings``
+    seeded variants each), with the dense score alone and with the lexical score added."""
+    import copy
+
+    from companion.agent.retrieval import (
+        default_index,
+        load_knowledge_base,
+        name_queries,
+        top1_accuracy,
+    )
+
+    passages = load_knowledge_base()
+    sets = {"names": name_queries(passages),
+            "misspelt names": name_queries(passages, misspellings, seed)}
+    mixed = default_index()
+    dense = copy.copy(mixed)
+    dense.lexical_weight = 0.0
+    rows = []
+    for label, queries in sets.items():
+        before, after = top1_accuracy(dense, queries), top1_accuracy(mixed, queries)
+        rows += [
+            {"name": f"search: top-1, {label} ({len(queries)}), dense only", "value": before,
+             "unit": "share", "reference": "-", "ratio": None},
+            {"name": f"search: top-1, {label} ({len(queries)}), dense + character n-grams",
+             "value": after, "unit": "share", "reference": "dense only",
+             "ratio": after / before if before else None},
+        ]
+    return rows
+
+
 def run() -> list[dict]:
-    """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step."""
+    """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step; seconds
+    per test task; search top-1 on misspelt names."""
     from companion.agent.constrained import token_table
     from companion.models import load_smollm2
 
@@ -125,62 +147,34 @@ def run() -> list[dict]:
          "reference": "-", "ratio": None},
         {"name": "agent: test task, kept prefix cache", "value": kept_s, "unit": "s",
          "reference": "prompt re-read each reply", "ratio": kept_s / cold_s},
+        *_retrieval_rows(),
     ]
 
 
-def load_tasks(split: str = "test", limit: int | None = None) -> list[dict]:
-    """The tool-use tasks of one split (id, task, answer, tool), in file order."""
-    path = ROOT / "data" / "tooluse" / f"{split}.jsonl"
+def load_tasks(split: str = "test", limit: int | None = None, path: Path | None = None
+               ) -> list[dict]:
+    """The questions of one set (id, question, answer), in file order; a row's question is its
+    ``question`` or, in the tool-use data set, its ``task``."""
+    path = SETS[split] if path is None else Path(path)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    tasks = [{k: r[k] for k in ("id", "task", "answer", "tool")} for r in rows]
+    tasks = [{"id": r["id"], "question": r.get("question", r.get("task")), "answer": r["answer"]}
+             for r in rows]
     return tasks[:limit] if limit else tasks
 
 
-def make_agent(config: str, max_steps: int = 4, time_budget_s: float = 60.0):
-    """The agent (or smolagents runner) of one named configuration."""
-    from companion import finetune
-    from companion.agent import Agent, Memory, TransformersLLM, default_tools
-    from companion.agent.lookups import knowledge_base_names
-    from companion.models import load_smollm2
+def evaluate(split: str, configs: list[str], limit: int | None, time_budget_s: float = 60.0,
+             path: Path | None = None) -> dict:
+    """Evaluate each configuration on one question set; skip those whose model is missing."""
+    from companion.agent import build_agent, evaluate_agent
 
-    if config not in CONFIGS:
-        raise ValueError(f"unknown configuration {config!r}; expected one of {CONFIGS}")
-    have_adapter = not finetune.missing_adapters(finetune.AGENT_ADAPTERS)
-    tuned = config.startswith("finetuned") or (config == "smolagents" and have_adapter)
-    if tuned and not have_adapter:
-        raise FileNotFoundError("the fine-tuned adapters are not all installed in data/adapters")
-    model, tokenizer = (finetune.load_finetuned(finetune.AGENT_ADAPTERS) if tuned
-                        else load_smollm2())
-    constrained = "_constrained" in config or config == "smolagents"
-    llm = TransformersLLM(model, tokenizer, constrained=constrained)
-    if config != "smolagents":
-        memory = Memory() if config.endswith("_memory") else None
-        return Agent(llm, default_tools(), memory, max_steps=max_steps,
-                     time_budget_s=time_budget_s, quantity_check=config in CHECKED,
-                     lookup_names=knowledge_base_names() if config in LOOKED_UP else ())
-    import smolagents
-
-    from companion.agent.smolagents_bridge import LocalModel, SmolagentsRunner, export_tool
-
-    agent = smolagents.ToolCallingAgent(
-        tools=[export_tool(t) for t in default_tools()], model=LocalModel(llm),
-        max_steps=max_steps, verbosity_level=0,
-    )
-    return SmolagentsRunner(agent)
-
-
-def evaluate(configs: list[str], limit: int | None, time_budget_s: float = 60.0) -> dict:
-    """Evaluate each configuration on the test split; skip those whose model is missing."""
-    from companion.agent import evaluate_agent
-
-    tasks = load_tasks("test", limit)
+    tasks = load_tasks(split, limit, path)
     results: dict = {}
     for config in configs:
         try:
-            agent = make_agent(config, time_budget_s=time_budget_s)
-        except FileNotFoundError as err:
+            agent = build_agent(config, time_budget_s=time_budget_s)
+        except ValueError as err:  # the adapters are not installed
             results[config] = {"skipped": str(err)}
-            _store(config, results[config])
+            _store(split, config, results[config])
             continue
         start = time.perf_counter()
         report = evaluate_agent(
@@ -189,38 +183,47 @@ def evaluate(configs: list[str], limit: int | None, time_budget_s: float = 60.0)
                 f"{c} {t['id']} {r.stopped_because} {r.answer!r}", file=sys.stderr
             ),
         )
+        table = report.table.rename(columns={"task": "question"}).drop(columns=["confidence"])
         results[config] = {
             **report.summary(),
             "seconds": time.perf_counter() - start,
             "time_budget_s": time_budget_s,
-            "tasks": report.table.drop(columns=["task"]).to_dict(orient="records"),
+            "tasks": table.to_dict(orient="records"),
         }
-        _store(config, results[config])
+        _store(split, config, results[config])
     return results
 
 
-def _store(config: str, result: dict) -> None:
-    """Merge one configuration's result into the results file (re-read first, so that runs of
-    different configurations in parallel processes keep each other's), written atomically."""
+def _store(split: str, config: str, result: dict) -> None:
+    """Merge one configuration's report on one set into the results file (re-read first, so that
+    runs in parallel processes keep each other's), written atomically, sets and configurations
+    in the chapter's order."""
     from companion.files import write_json_atomically
 
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    stored[config] = json.loads(json.dumps(result, default=str))
-    write_json_atomically(RESULTS, {c: stored[c] for c in CONFIGS if c in stored})
+    stored.setdefault(split, {})[config] = json.loads(json.dumps(result, default=str))
+    def ordered(mapping: dict, first) -> dict:
+        return {k: mapping[k] for k in [*first, *sorted(set(mapping) - set(first))] if k in mapping}
+
+    write_json_atomically(RESULTS, {s: ordered(configs, CONFIGURATIONS)
+                                    for s, configs in ordered(stored, SETS).items()})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["evaluate", "speed"])
-    parser.add_argument("--limit", type=int, default=None, help="first N test tasks only")
-    parser.add_argument("--time-budget", type=float, default=60.0, help="seconds per task")
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("--set", default="test", choices=list(SETS), help="question set")
+    parser.add_argument("--tasks", type=Path, default=None, help="JSONL file instead of the set's")
+    parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument("--time-budget", type=float, default=60.0, help="seconds per question")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGURATIONS),
+                        choices=list(CONFIGURATIONS))
     args = parser.parse_args()
     if args.command == "speed":
         for row in run():
             print(row)
     else:
-        evaluate(args.configs, args.limit, args.time_budget)
+        evaluate(args.set, args.configs, args.limit, args.time_budget, args.tasks)
 
 
 if __name__ == "__main__":

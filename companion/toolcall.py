@@ -21,8 +21,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from companion.numbers import as_number, same_number
+
 FINAL_ANSWER = "final_answer"
 TOOL_ROLE = "tool"
+Message = dict[str, str]  # one chat turn: {"role": ..., "content": ...}
 NAME_OPENING = '{"name": "'  # how every call starts (:func:`format_call`); the tool name follows
 
 FINAL_ANSWER_SPEC: dict[str, Any] = {
@@ -51,6 +54,28 @@ class ToolCall:
     @property
     def is_final(self) -> bool:
         return self.name == FINAL_ANSWER
+
+
+def same_value(predicted: Any, gold: Any) -> bool:
+    """Argument equality: numbers numerically (relative 1e-9, :func:`companion.numbers.as_number`
+    reads numeric strings too), text ignoring case and white space, booleans only as themselves
+    (``True`` is not ``1``), anything else with ``==``."""
+    if isinstance(predicted, bool) or isinstance(gold, bool):
+        return predicted is gold
+    a, b = as_number(predicted), as_number(gold)
+    if a is not None and b is not None:
+        return same_number(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(predicted, str) and isinstance(gold, str):
+        return "".join(predicted.split()).casefold() == "".join(gold.split()).casefold()
+    return predicted == gold
+
+
+def same_call(predicted: ToolCall, gold: ToolCall) -> bool:
+    """Is this call right? The same tool, the same argument names, and :func:`same_value` values
+    (chapters 5-7 all judge a call by this)."""
+    return (predicted.name == gold.name
+            and set(predicted.arguments) == set(gold.arguments)
+            and all(same_value(predicted.arguments[k], gold.arguments[k]) for k in gold.arguments))
 
 
 def format_call(name: str, arguments: dict[str, Any]) -> str:
@@ -123,7 +148,7 @@ def system_prompt(specs: list[dict[str, Any]]) -> str:
 
 def conversation(
     system: str, task: str, turns: list[tuple[ToolCall, str]] = ()
-) -> list[dict[str, str]]:
+) -> list[Message]:
     """Chat messages for a task and the (call, observation) turns taken so far."""
     messages = [{"role": "system", "content": system}, {"role": "user", "content": task}]
     for call, observation in turns:

@@ -72,17 +72,16 @@ def minilm():
 def sure_llm():
     """A ScriptedLLM that reports a confidence for each reply, as TransformersLLM does:
     ``sure_llm(turns, confidences)`` gives reply k the probability ``confidences[k]``."""
-    from companion.agent.llm import GenerationStats, ScriptedLLM
+    from companion.agent.llm import GenerationStats, Reply, ScriptedLLM
 
     class SureLLM(ScriptedLLM):
         def __init__(self, turns, confidences):
             super().__init__(turns)
             self.confidences = list(confidences)
-            self.last = None
 
         def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
             reply = super().__call__(messages, tools, max_time_s)
-            self.last = GenerationStats(0, 1, 0.0, [], [0], token_probs=[self.confidences.pop(0)])
-            return reply
+            stats = GenerationStats(0, 1, 0.0, [], [0], token_probs=[self.confidences.pop(0)])
+            return Reply(reply.text, stats)
 
     return SureLLM

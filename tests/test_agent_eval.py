@@ -14,21 +14,18 @@ from hypothesis import strategies as st
 from companion import finetune
 from companion.agent import (
     Agent,
+    Memory,
     ScriptedLLM,
     TransformersLLM,
+    build_agent,
     build_default_agent,
     calculator_tool,
     default_tools,
     evaluate_agent,
     unit_converter_tool,
 )
-from companion.agent.evaluation import (
-    answer_matches,
-    gold_number,
-    normalize,
-    numbers_in,
-    parse_number,
-)
+from companion.agent.build import CONFIGURATIONS, AgentConfig, assemble_agent
+from companion.agent.evaluation import answer_matches, normalize
 from companion.agent.lookups import knowledge_base_names
 from companion.agent.smolagents_bridge import (
     LocalModel,
@@ -86,13 +83,9 @@ def test_a_whole_number_matches_only_what_rounds_to_it(n, k):
     assert not answer_matches(str(n + k), str(n)) and not answer_matches(str(n - k), str(n))
 
 
-def test_number_parsing_helpers():
-    assert parse_number(" 1,234.5 ") == 1234.5
-    assert parse_number("12 km") is None
-    assert gold_number("12 km") == 12.0 and gold_number("GPT-2") is None
-    assert gold_number("12km") is None and gold_number("2 to 3") is None
-    assert numbers_in("5 mi = 8.04672 km, 1e3") == [5.0, 8.04672, 1000.0]
+def test_answer_words_are_normalised_without_case_accents_or_punctuation():
     assert normalize("  Vaswani, A.  ") == "vaswani a"
+    assert normalize("Zürich") == "zurich" and normalize("GPT-2") == "gpt 2"
 
 
 TASKS = [
@@ -195,11 +188,10 @@ def test_smolagents_runs_are_scored_like_ours():
     assert result.steps[1].observation == "84"
 
 
-def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
+def test_default_agent_is_the_finetuned_smollm2_with_constraints_and_no_loop_checks():
     agent = build_default_agent()
     assert isinstance(agent.llm, TransformersLLM) and agent.llm.constrained
-    assert agent.quantity_check and agent.max_steps == 4
-    assert agent.lookup_names == knowledge_base_names() and "adamw" in agent.lookup_names
+    assert not agent.quantity_check and agent.lookup_names == () and agent.max_steps == 4
     assert list(agent.tools) == [t.name for t in default_tools()]
     assert type(agent.llm.model).__name__ == "LlamaForCausalLM"
     stacked, _ = finetune.load_finetuned(finetune.AGENT_ADAPTERS)
@@ -208,37 +200,36 @@ def test_default_agent_is_smollm2_with_the_default_tools_and_constraints():
     weight = agent.llm.model.state_dict()[name]
     assert torch.equal(weight, stacked.state_dict()[name])  # both adapters merged, in order
     assert not torch.equal(weight, first_only.state_dict()[name])
+    checked = build_default_agent(quantity_check=True, lookup_check=True)
+    assert checked.quantity_check and checked.lookup_names == knowledge_base_names()
 
 
-def test_results_of_configurations_run_in_separate_processes_are_merged(
-    tmp_path, monkeypatch, load_script
-):
-    """bench_agent stores each configuration by re-reading the file, so parallel runs add up."""
-    bench = load_script("benchmarks/bench_agent.py")
-    monkeypatch.setattr(bench, "RESULTS", tmp_path / "agent_eval.json")
-    bench._store("smolagents", {"n": 2, "success_rate": 0.5})
-    bench._store("base_constrained", {"n": 3, "success_rate": 0.0})  # another process, later
-    stored = json.loads((tmp_path / "agent_eval.json").read_text())
-    assert list(stored) == ["base_constrained", "smolagents"]  # in the chapter's order
-    assert stored["smolagents"]["n"] == 2 and stored["base_constrained"]["n"] == 3
-
-
-@pytest.mark.parametrize(("config", "quantity", "lookup", "memory"), [
-    ("finetuned_constrained", False, False, False),
-    ("finetuned_constrained_checked", True, False, False),
-    ("finetuned_constrained_lookup", True, True, False),
-    ("finetuned_constrained_memory", True, True, True),
+@pytest.mark.parametrize(("name", "quantity", "lookup", "memory"), [
+    ("default", False, False, False),
+    ("quantity_check", True, False, False),
+    ("with_checks", True, True, False),
+    ("memory", False, False, True),
 ])
-def test_each_benchmark_configuration_has_the_loop_its_name_says(load_script, config, quantity,
-                                                                 lookup, memory):
-    """The stored rows are only comparable if each configuration's loop is the one the chapter
-    describes; the default agent's rows must be those of build_default_agent()."""
-    agent = load_script("benchmarks/bench_agent.py").make_agent(config)
+def test_each_configuration_has_the_loop_its_name_says(smollm2, name, quantity, lookup, memory):
+    """Stored results are only comparable if each configuration's loop is the one the chapter
+    describes."""
+    model, tokenizer = smollm2
+    config = CONFIGURATIONS[name]
+    agent = assemble_agent(config, model, tokenizer, Memory() if config.memory else None)
     assert agent.quantity_check is quantity and (agent.memory is not None) is memory
     assert agent.lookup_names == (knowledge_base_names() if lookup else ())
-    if config == "finetuned_constrained_lookup":
-        default = build_default_agent()
-        assert (default.quantity_check, default.lookup_names) == (True, agent.lookup_names)
+    assert agent.llm.constrained and config.finetuned is True
+
+
+def test_configurations_differ_from_the_default_in_what_their_names_say():
+    default = CONFIGURATIONS["default"]
+    assert default == AgentConfig()  # what build_default_agent() builds
+    assert CONFIGURATIONS["base"] == AgentConfig(finetuned=False)
+    assert not CONFIGURATIONS["base_unconstrained"].constrained
+    assert not CONFIGURATIONS["finetuned_unconstrained"].constrained
+    assert CONFIGURATIONS["smolagents"].smolagents
+    with pytest.raises(ValueError, match="unknown configuration 'fastest'"):
+        build_agent("fastest")
 
 
 def test_the_introduction_quotes_the_stored_agent_results():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 
 from companion.agent import (
     Agent,
-    Memory,
     ScriptedLLM,
     Tool,
     calculator_tool,
@@ -21,8 +19,8 @@ from companion.agent import (
     search_tool,
     unit_converter_tool,
 )
-from companion.agent.llm import GenerationStats
-from companion.agent.loop import STOP_REASONS, keyword_similarity
+from companion.agent.llm import GenerationStats, Reply
+from companion.agent.loop import STOP_REASONS, StepError, StopReason
 from companion.toolcall import TOOL_ROLE, ToolCall, conversation, format_call, system_prompt
 
 CALC = ("calculator", {"expression": "12 * 7"})
@@ -348,47 +346,10 @@ def test_agent_rejects_bad_configuration():
         Agent(ScriptedLLM([]), [calculator_tool()], max_steps=0)
     with pytest.raises(ValueError, match="unique"):
         Agent(ScriptedLLM([]), [calculator_tool(), calculator_tool()])
-    with pytest.raises(ValueError, match="task"):
-        agent_with([FINAL]).run("   ")
     with pytest.raises(ValueError, match="needs a 'search' tool"):
         Agent(ScriptedLLM([]), [calculator_tool()], lookup_names=("bert",))
     with pytest.raises(TypeError, match="collection of names"):
         Agent(ScriptedLLM([]), default_tools(), lookup_names="bert")
-
-
-def test_keyword_similarity_is_the_cosine_of_word_counts():
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
-
-    a, b = "What is 12 times 7?", "what is 12 plus 7 plus 7"
-    counts = CountVectorizer(token_pattern=r"[a-z0-9]+").fit_transform([a.lower(), b.lower()])
-    assert keyword_similarity(a, b) == pytest.approx(cosine_similarity(counts)[0, 1])
-    assert keyword_similarity(a, "nothing shared") == 0.0
-
-
-def test_retrieval_memory_offers_similar_past_results_to_the_model():
-    memory = Memory(conversation=False)
-    agent = agent_with([CALC, FINAL, ("final_answer", {"answer": "84"})], memory=memory)
-    agent.run("What is 12 times 7?")
-    records = [(r.task, r.answer, r.steps) for r in memory.records]
-    assert records == [("What is 12 times 7?", "84", 2)]
-    agent.run("What is 12 times 7 again?")
-    task_seen = agent.llm.seen[2][-1]["content"]
-    assert task_seen.endswith("Earlier results that may help:\n- What is 12 times 7? -> 84")
-    assert memory.note("Convert miles to km") == ""  # nothing similar: nothing offered
-    json.dumps(memory.to_dict())  # plain data
-
-
-def test_conversation_memory_replays_earlier_exchanges():
-    memory = Memory(retrieval=False, window=1)
-    agent = agent_with([FINAL, ("final_answer", {"answer": "94"})], memory=memory)
-    agent.run("What is 12 times 7?")
-    agent.run("Add 10 to that.")
-    seen = agent.llm.seen[1]
-    assert [m["role"] for m in seen] == ["system", "user", "assistant", "user"]
-    assert seen[1]["content"] == "What is 12 times 7?"
-    assert json.loads(seen[2]["content"]) == {"name": "final_answer", "arguments": {"answer": "84"}}
-    assert seen[3]["content"] == "Add 10 to that."
 
 
 def test_trace_is_one_flat_row_per_step():
@@ -398,43 +359,40 @@ def test_trace_is_one_flat_row_per_step():
     assert [r["error"] for r in rows] == ["parse", None, None]
 
 
-def test_the_command_line_prints_answers_confidence_and_flags_unsure_ones(monkeypatch, capsys,
-                                                                         sure_llm):
-    import io
-
-    from companion.agent import cli
-
-    built = []
-
-    def fake_agent(max_steps, memory):
-        built.append((max_steps, memory))
-        replies = [CALC, FINAL, ("final_answer", {"answer": "7"})]
-        return Agent(sure_llm(replies, [0.9, 0.95, 0.4]), default_tools(), memory,
-                     max_steps=max_steps)
-
-    monkeypatch.setattr(cli, "build_default_agent", fake_agent)
-    cli.main(["--trace", "--min-confidence", "0.5"],
-             stdin=io.StringIO("What is 12 times 7?\nAdd 3 and 4.\n\nnever asked\n"))
-    out = capsys.readouterr().out
-    asked = [line for line in out.splitlines() if line.startswith("> ")]
-    assert len(asked) == 2 and "never asked" not in out  # an empty line ends the session
-    assert "1. calculator {'expression': '12 * 7'}\n     -> 84" in out
-    assert "answer: 84\nconfidence 0.90, 2 steps" in out
-    assert "answer: 7\nconfidence 0.40, 1 step," in out
-    assert out.count("unsure:") == 1 and "unsure: confidence 0.40 < 0.50" in out
-    assert built == [(4, None)]  # memory only when asked for
-    cli.main(["--memory", "--max-steps", "2", "What is 12 times 7?"])
-    assert built[1][0] == 2 and isinstance(built[1][1], Memory)
-    with pytest.raises(SystemExit):
-        cli.main(["--min-confidence", "1.5", "What is 12 times 7?"])
-    assert "--min-confidence must be between 0 and 1, got 1.5" in capsys.readouterr().err
+def test_step_errors_are_an_enum_whose_first_three_kinds_are_invalid_calls():
+    result = agent_with(["oops", ("shell", {}), CALC, FINAL]).run("What is 12 times 7?")
+    kinds = [s.error_kind for s in result.steps]
+    assert kinds == [StepError.PARSE, StepError.UNKNOWN_TOOL, None, None]
+    assert isinstance(result.stopped_because, StopReason)
+    assert [s.valid_call for s in result.steps] == [False, False, True, True]
+    assert {e for e in StepError if e.invalid_call} == {
+        StepError.PARSE, StepError.UNKNOWN_TOOL, StepError.ARGUMENTS}
+    with pytest.raises(ValueError, match="'crash' is not a valid StepError"):
+        result.steps[0].__class__(1, "", None, "", 0.0, "error", "crash")
 
 
-def test_the_command_line_says_when_a_run_ends_without_an_answer():
-    from companion.agent.cli import describe
+@pytest.mark.parametrize("question", ["", "   \n", "x" * 20_000, "三加五等于几"])
+def test_a_question_the_model_cannot_take_is_refused_before_any_model_call(question):
+    llm = ScriptedLLM([FINAL])
+    result = Agent(llm, default_tools()).run(question)
+    assert result.stopped_because == StopReason.REFUSED and result.refusal
+    assert (result.answer, result.steps, llm.seen) == ("", [], [])  # the model never ran
+    assert result.duration_s < 0.5
 
-    result = agent_with([CALC] * 3, max_steps=2).run("What is 12 times 7?")
-    assert describe(result).splitlines() == [
-        "no answer: the run stopped on its max_steps budget",
-        f"confidence unknown, 2 steps, {result.duration_s:.1f} s",
-    ]
+
+def test_each_step_keeps_the_statistics_returned_with_its_reply():
+    stats = [GenerationStats(10, 3, 0.01, [5, 1, 2], [7, 8, 9], token_probs=[0.9, 0.5, 0.8]),
+             GenerationStats(12, 2, 0.01, [4, 1], [3, 4], token_probs=[0.7, 0.99])]
+
+    class StatsLLM(ScriptedLLM):
+        def __call__(self, messages, tools, max_time_s=None, final_allowed=True):
+            reply = super().__call__(messages, tools, max_time_s)
+            return Reply(reply.text, stats[len(self.seen) - 1])
+
+    result = Agent(StatsLLM([CALC, FINAL]), default_tools()).run("What is 12 times 7?")
+    assert [s.stats for s in result.steps] == stats
+    assert [s.confidence for s in result.steps] == [0.5, 0.7] and result.confidence == 0.5
+    plain = Agent(lambda m, t, **kw: format_call(*FINAL), default_tools()).run("12 * 7?")
+    assert plain.answer == "84" and plain.steps[0].stats is None  # a bare string is a reply
+    with pytest.raises(TypeError, match="a Reply or a string, got int"):
+        Agent(lambda m, t, **kw: 84, default_tools()).run("12 * 7?")

@@ -173,16 +173,16 @@ def test_untrained_model_only_writes_valid_calls_when_constrained(tiny_llama, to
     for task in ["What is 12 times 7?", "Who wrote BERT?"]:
         messages = [{"role": "system", "content": system_prompt(ALL_SPECS)},
                     {"role": "user", "content": task}]
-        text = llm(messages, ALL_SPECS)
-        validate(text)
-        assert llm.last.new_tokens <= max_new_tokens
-        assert min(llm.last.allowed_per_step) >= 1  # the mask never removes every token
+        reply = llm(messages, ALL_SPECS)
+        validate(reply.text)
+        assert reply.stats.new_tokens <= max_new_tokens
+        assert min(reply.stats.allowed_per_step) >= 1  # the mask never removes every token
 
 
-def _teacher_forced_probs(model, llm, messages) -> torch.Tensor:
+def _teacher_forced_probs(model, llm, messages, token_ids) -> torch.Tensor:
     """softmax over the whole vocabulary at each generated position, recomputed in one pass."""
     prompt = llm.prompt_ids(messages)[0]
-    ids = torch.cat([prompt, torch.tensor(llm.last.token_ids)])
+    ids = torch.cat([prompt, torch.tensor(token_ids)])
     with torch.no_grad():
         logits = model(ids[None]).logits[0, len(prompt) - 1 : -1]
     return torch.softmax(logits.float(), -1)[torch.arange(len(ids) - len(prompt)),
@@ -193,19 +193,21 @@ def test_token_probs_are_the_probabilities_of_the_chosen_tokens(tiny_llama, toke
     messages = [{"role": "system", "content": system_prompt(SPECS)},
                 {"role": "user", "content": "What is 12 times 7?"}]
     free = TransformersLLM(tiny_llama, tokenizer, max_new_tokens=12)
-    free(messages, SPECS)
-    assert len(free.last.token_probs) == free.last.new_tokens == 12
-    reference = _teacher_forced_probs(tiny_llama, free, messages)
-    assert free.last.token_probs == pytest.approx(reference.tolist(), rel=1e-4)
-    assert free.last.confidence == min(free.last.token_probs)
+    stats = free(messages, SPECS).stats
+    assert len(stats.token_probs) == stats.new_tokens == 12
+    reference = _teacher_forced_probs(tiny_llama, free, messages, stats.token_ids)
+    assert stats.token_probs == pytest.approx(reference.tolist(), rel=1e-4)
+    assert stats.confidence == min(stats.token_probs)
     # constrained: renormalised over the allowed tokens, so never below the unconstrained value
     bound = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=60,
                             max_string_chars=8)
-    validate(bound(messages, SPECS))
-    unconstrained = _teacher_forced_probs(tiny_llama, bound, messages).tolist()
+    reply = bound(messages, SPECS)
+    validate(reply.text)
+    stats = reply.stats
+    unconstrained = _teacher_forced_probs(tiny_llama, bound, messages, stats.token_ids).tolist()
     assert all(p >= u * (1 - 1e-4) and p <= 1 + 1e-6
-               for p, u in zip(bound.last.token_probs, unconstrained, strict=True))
-    forced = [p for p, n in zip(bound.last.token_probs, bound.last.allowed_per_step, strict=True)
+               for p, u in zip(stats.token_probs, unconstrained, strict=True))
+    forced = [p for p, n in zip(stats.token_probs, stats.allowed_per_step, strict=True)
               if n == 1]  # a token the grammar forces is certain
     assert forced and all(p == pytest.approx(1.0) for p in forced)
 
@@ -221,7 +223,7 @@ def test_a_constrained_model_told_not_to_answer_yet_calls_a_tool(tiny_llama, tok
     assert any("calculator".startswith(t) for t in texts)
     messages = [{"role": "system", "content": system_prompt(SPECS)},
                 {"role": "user", "content": "What is 12 times 7?"}]
-    text = llm(messages, SPECS, final_allowed=False)
+    text = llm(messages, SPECS, final_allowed=False).text
     validate(text)
     assert json.loads(text)["name"] != "final_answer"
 
@@ -265,7 +267,7 @@ def test_real_model_writes_a_valid_call_with_the_constraint(smollm2):
     specs = [calculator_tool().spec(), unit_converter_tool().spec()]
     messages = [{"role": "system", "content": system_prompt(specs)},
                 {"role": "user", "content": "Convert 5 miles to kilometers."}]
-    text = llm(messages, specs)
+    text = llm(messages, specs).text
     validate(text)
 
 
@@ -285,8 +287,9 @@ def test_reusing_the_kept_cache_changes_nothing_but_the_work(tiny_llama, tokeniz
                               max_string_chars=16, reuse_prefix=reuse)
         replies[reuse], cached = [], []
         for chat in chats:
-            replies[reuse].append(llm(chat, ALL_SPECS))
-            cached.append(llm.last.cached_tokens)
+            reply = llm(chat, ALL_SPECS)
+            replies[reuse].append(reply.text)
+            cached.append(reply.stats.cached_tokens)
         if reuse:
             prompts = [llm.prompt_ids(chat)[0].tolist() for chat in chats]
             system_ids = tokenizer.apply_chat_template([system], return_dict=True)["input_ids"]
@@ -294,8 +297,7 @@ def test_reusing_the_kept_cache_changes_nothing_but_the_work(tiny_llama, tokeniz
             assert len(prompts[0]) <= cached[1] < len(prompts[1])  # the whole first prompt
             assert len(system_ids) <= cached[2] < len(prompts[2])
             llm.reset()
-            llm(chats[0], ALL_SPECS)
-            assert llm.last.cached_tokens == 0
+            assert llm(chats[0], ALL_SPECS).stats.cached_tokens == 0
         else:
             assert cached == [0, 0, 0]
     assert replies[True] == replies[False]

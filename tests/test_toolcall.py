@@ -13,6 +13,8 @@ from companion.toolcall import (
     format_call,
     format_final,
     parse_call,
+    same_call,
+    same_value,
     system_prompt,
 )
 
@@ -82,3 +84,22 @@ def test_conversation_alternates_calls_and_observations():
                                              "assistant"]
     assert messages[3]["content"] == "84"
     assert parse_call(messages[-1]["content"]) == final
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False))
+def test_call_arguments_compare_numbers_numerically_whatever_their_spelling(x):
+    assert same_value(x, str(x)) and same_value(repr(x), x) and same_value(f"{x:,.12f}", x)
+    assert not same_value(x, x + 1)
+
+
+def test_a_call_is_right_when_tool_argument_names_and_values_agree():
+    assert same_value("12*7", "12 * 7") and same_value("Mile", "mile")
+    assert not same_value("12 * 7", "7 * 12") and not same_value("km", "mile")
+    assert not same_value(True, 1) and same_value(None, None)
+    gold = ToolCall("convert_units", {"value": 5, "from_unit": "km", "to_unit": "mile"})
+    assert same_call(ToolCall("convert_units", {"value": "5.0", "from_unit": "KM",
+                                                "to_unit": "mile"}), gold)
+    assert not same_call(ToolCall("convert_units", {"value": 5, "from_unit": "km"}), gold)
+    assert not same_call(ToolCall("convert_units", {**gold.arguments, "extra": 1}), gold)
+    assert not same_call(ToolCall("calculator", gold.arguments), gold)
+

@@ -1,5 +1,7 @@
 """``python -m companion.agent``: the book's agent in a terminal (:mod:`companion.agent.cli`)."""
 
+import sys
+
 from companion.agent.cli import main
 
-main()
+sys.exit(main())

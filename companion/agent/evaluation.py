@@ -1,22 +1,22 @@
 """Measuring an agent: tolerant success, steps, call validity and latency (chapter 7).
 
-A task is a mapping (or object) with ``task`` (the question), ``answer`` (the gold answer, text) and
-optionally ``id``. A run succeeds when it stopped with a final answer that :func:`answer_matches`
-the gold answer:
+A task is a mapping (or object) with ``task`` (the question; or ``question``), ``answer`` (the gold
+answer, text) and optionally ``id``. A run succeeds when it stopped with a final answer that
+:func:`answer_matches` the gold answer:
 
 - a numeric gold answer (a number, perhaps followed by a unit: ``"748.1352523 cup"``) is compared
   with the *last* number in the prediction, p (thousands separators are ignored; the unit is not
-  checked, since the question names it). A gold answer with decimals, g, matches within a
-  relative tolerance, ``|p - g| <= rel_tol * max(|p|, |g|)``: the model may round what a tool
-  computed. A whole number (a count, a year) matches only when p rounds to it,
-  ``|p - g| < 0.5``: 2023 is not 2018, though it is within 1%;
+  checked, since the question names it; :mod:`companion.numbers` reads and compares them). A gold
+  answer with decimals, g, matches within a relative tolerance,
+  ``|p - g| <= rel_tol * max(|p|, |g|)``: the model may round what a tool computed. A whole number
+  (a count, a year) matches only when p rounds to it, ``|p - g| < 0.5``: 2023 is not 2018, though
+  it is within 1%;
 - any other gold answer matches when its normalised words (lower case, punctuation dropped) appear
   as a contiguous run in the prediction's normalised words.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 import unicodedata
@@ -26,32 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from companion.agent.loop import AgentResult
-
-_WHOLE = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)"  # an integer, thousands separators allowed
-NUMBER = re.compile(_WHOLE + r"(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
-WHOLE = re.compile(_WHOLE)  # a gold answer written as a whole number
-
-
-def parse_number(text: str) -> float | None:
-    """The value of ``text`` if it is one number (``"1,234.5"`` -> 1234.5), else None."""
-    stripped = text.strip()
-    match = NUMBER.fullmatch(stripped)
-    return float(match.group().replace(",", "")) if match else None
-
-
-def gold_number(text: str) -> float | None:
-    """The number of a numeric gold answer, alone or before a unit (``"775000 mL"``), else None."""
-    match = NUMBER.match(text.strip())
-    if match is None or any(c.isdigit() for c in text.strip()[match.end() :]):
-        return None
-    rest = text.strip()[match.end() :]
-    return float(match.group().replace(",", "")) if not rest or rest[0].isspace() else None
-
-
-def numbers_in(text: str) -> list[float]:
-    """Every number written in ``text``, in order (``"5 mi = 8.05 km"`` -> [5.0, 8.05])."""
-    return [float(m.group().replace(",", "")) for m in NUMBER.finditer(text)]
+from companion.agent.loop import AgentResult, StopReason
+from companion.numbers import is_whole, leading_number, numbers_in, same_number
 
 
 def normalize(text: str) -> str:
@@ -66,14 +42,10 @@ def answer_matches(predicted: str, expected: str, rel_tol: float = 1e-2) -> bool
     relative tolerance; names: a run of words)."""
     if rel_tol < 0:
         raise ValueError(f"rel_tol={rel_tol}; expected a non-negative tolerance")
-    gold = gold_number(str(expected))
+    gold = leading_number(str(expected))
     if gold is not None:
         found = numbers_in(predicted)
-        if not found:
-            return False
-        if WHOLE.fullmatch(str(expected).split()[0]):
-            return abs(found[-1] - gold) < 0.5
-        return math.isclose(found[-1], gold, rel_tol=rel_tol, abs_tol=1e-9)
+        return bool(found) and same_number(found[-1], gold, is_whole(str(expected)), rel_tol)
     want = normalize(str(expected))
     if not want:
         raise ValueError(f"expected answer {expected!r} has no words to look for")
@@ -128,13 +100,14 @@ def evaluate_agent(
     rows = []
     valid = replies = 0
     for task in tasks:
-        question, gold = _field(task, "task"), _field(task, "answer")
+        question, gold = _field(task, "task", _field(task, "question")), _field(task, "answer")
         if not isinstance(question, str) or gold is None:
-            raise ValueError(f"each task needs a 'task' string and an 'answer', got {task!r}")
+            raise ValueError(
+                f"each task needs a 'task' (or 'question') string and an 'answer', got {task!r}")
         result: AgentResult = agent.run(question)
         if on_result is not None:
             on_result(task, result)
-        ok = result.stopped_because == "final_answer" and answer_matches(
+        ok = result.stopped_because == StopReason.FINAL_ANSWER and answer_matches(
             result.answer, str(gold), rel_tol
         )
         n_valid = sum(step.valid_call for step in result.steps)

@@ -1,8 +1,9 @@
 """The agent's language-model core: a scripted stand-in and a local transformers model (chapter 7).
 
-Both are callables with one contract, ``llm(messages, tools) -> str``: given the chat so far (the
-tool-call format of :mod:`companion.toolcall`) and the tool specs, return the next assistant turn
-as text. The agent loop never needs to know which one it drives. Two keywords are hints a model
+Both are callables with one contract, ``llm(messages, tools) -> Reply``: given the chat so far (the
+tool-call format of :mod:`companion.toolcall`) and the tool specs, return the next assistant turn:
+its text and, for a real model, its :class:`GenerationStats` (tokens, seconds, each token's
+probability). The agent loop never needs to know which one it drives. Two keywords are hints a model
 may use: ``max_time_s``, the time left, and ``final_allowed=False``, "do not answer yet" (a
 constrained model obeys it; the loop checks the reply either way).
 """
@@ -18,54 +19,7 @@ import torch
 from transformers import Cache, DynamicCache
 
 from companion.agent.constrained import ToolCallGrammar, ToolCallLogitsProcessor, token_table
-from companion.toolcall import format_call
-
-Message = dict[str, str]
-
-
-class LLM(Protocol):
-    """What the agent needs from a model: the next assistant turn, as text."""
-
-    def __call__(
-        self,
-        messages: list[Message],
-        tools: list[dict[str, Any]],
-        max_time_s: float | None = None,
-        final_allowed: bool = True,
-    ) -> str: ...
-
-
-class ScriptedLLM:
-    """Replays canned assistant turns in order, whatever the messages (chapter 7).
-
-    Turns may be strings (returned verbatim, so malformed output can be scripted) or
-    ``(name, arguments)`` pairs (formatted with :func:`companion.toolcall.format_call`). Each call
-    records the messages it was shown in ``seen``; ``delay_s`` makes every turn take that long.
-    """
-
-    def __init__(self, turns: Sequence[str | tuple[str, dict[str, Any]]], delay_s: float = 0.0):
-        self.turns = [t if isinstance(t, str) else format_call(t[0], t[1]) for t in turns]
-        if delay_s < 0:
-            raise ValueError(f"delay_s={delay_s}; expected a non-negative number of seconds")
-        self.delay_s = delay_s
-        self.seen: list[list[Message]] = []
-
-    def __call__(
-        self,
-        messages: list[Message],
-        tools: list[dict[str, Any]],
-        max_time_s: float | None = None,
-        final_allowed: bool = True,
-    ) -> str:
-        if len(self.seen) >= len(self.turns):
-            raise ValueError(
-                f"ScriptedLLM has {len(self.turns)} turns and was asked for turn "
-                f"{len(self.seen) + 1}; script more turns or lower max_steps"
-            )
-        self.seen.append([dict(m) for m in messages])
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        return self.turns[len(self.seen) - 1]
+from companion.toolcall import Message, format_call
 
 
 @dataclass
@@ -92,6 +46,70 @@ class GenerationStats:
     def confidence(self) -> float | None:
         """min_t token_probs[t], or None for an empty reply."""
         return min(self.token_probs) if self.token_probs else None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One assistant turn: its text, and what the model measured while writing it (None when the
+    model measures nothing, as a script does)."""
+
+    text: str
+    stats: GenerationStats | None = None
+
+
+class LLM(Protocol):
+    """What the agent needs from a model: the next assistant turn (a :class:`Reply`; a plain
+    string is taken as a reply without statistics)."""
+
+    def __call__(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        max_time_s: float | None = None,
+        final_allowed: bool = True,
+    ) -> Reply | str: ...
+
+
+def as_reply(reply: Reply | str) -> Reply:
+    """``reply`` as a :class:`Reply` (a string becomes one without statistics)."""
+    if isinstance(reply, Reply):
+        return reply
+    if isinstance(reply, str):
+        return Reply(reply)
+    raise TypeError(f"a model must return a Reply or a string, got {type(reply).__name__}")
+
+
+class ScriptedLLM:
+    """Replays canned assistant turns in order, whatever the messages (chapter 7).
+
+    Turns may be strings (returned verbatim, so malformed output can be scripted) or
+    ``(name, arguments)`` pairs (formatted with :func:`companion.toolcall.format_call`). Each call
+    records the messages it was shown in ``seen``; ``delay_s`` makes every turn take that long.
+    """
+
+    def __init__(self, turns: Sequence[str | tuple[str, dict[str, Any]]], delay_s: float = 0.0):
+        self.turns = [t if isinstance(t, str) else format_call(t[0], t[1]) for t in turns]
+        if delay_s < 0:
+            raise ValueError(f"delay_s={delay_s}; expected a non-negative number of seconds")
+        self.delay_s = delay_s
+        self.seen: list[list[Message]] = []
+
+    def __call__(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        max_time_s: float | None = None,
+        final_allowed: bool = True,
+    ) -> Reply:
+        if len(self.seen) >= len(self.turns):
+            raise ValueError(
+                f"ScriptedLLM has {len(self.turns)} turns and was asked for turn "
+                f"{len(self.seen) + 1}; script more turns or lower max_steps"
+            )
+        self.seen.append([dict(m) for m in messages])
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return Reply(self.turns[len(self.seen) - 1])
 
 
 class TransformersLLM:
@@ -125,7 +143,6 @@ class TransformersLLM:
         self.max_new_tokens = max_new_tokens
         self.max_string_chars = max_string_chars
         self.eos_token_ids = self._end_ids(tokenizer)
-        self.last: GenerationStats | None = None
         self.reuse_prefix = reuse_prefix
         self._kept: tuple[list[int], Cache] | None = None  # token ids and their keys/values
 
@@ -192,9 +209,10 @@ class TransformersLLM:
         max_time_s: float | None = None,
         stop_strings: list[str] | None = None,
         final_allowed: bool = True,
-    ) -> str:
-        """Greedy reply text; constrained to a call to ``tools`` when ``self.constrained`` (and
-        then to a call of one of ``tools`` proper when not ``final_allowed``)."""
+    ) -> Reply:
+        """The greedy reply and its statistics; constrained to a call to ``tools`` when
+        ``self.constrained`` (and then to a call of one of ``tools`` proper when not
+        ``final_allowed``)."""
         start = time.perf_counter()
         ids = self.prompt_ids(messages).to(self.model.device)
         kwargs: dict[str, Any] = {}
@@ -232,7 +250,7 @@ class TransformersLLM:
         text = self.tokenizer.decode(
             new, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
-        self.last = GenerationStats(
+        stats = GenerationStats(
             prompt_tokens=ids.shape[1],
             new_tokens=int(new.numel()),
             seconds=time.perf_counter() - start,
@@ -241,7 +259,7 @@ class TransformersLLM:
             cached_tokens=cached,
             token_probs=probs,
         )
-        return text
+        return Reply(text, stats)
 
     def __call__(
         self,
@@ -249,5 +267,5 @@ class TransformersLLM:
         tools: list[dict[str, Any]],
         max_time_s: float | None = None,
         final_allowed: bool = True,
-    ) -> str:
+    ) -> Reply:
         return self.generate(messages, tools, max_time_s=max_time_s, final_allowed=final_allowed)

@@ -1,8 +1,10 @@
 """The agent loop: propose a call, check it, run it, observe, repeat (chapter 7).
 
-One run of :class:`Agent` is a ReAct-style loop (Yao et al., 2023) over the tool-call format of
-:mod:`companion.toolcall`::
+One run of :class:`Agent` is a tool-calling loop over the format of :mod:`companion.toolcall`
+(ReAct, Yao et al., 2023, also has the model write a thought before each call; this loop has only
+the calls)::
 
+    check the question                               -> refused, before any model call
     messages = [system: tools and the rule, user: task]
     repeat at most max_steps times, while the time budget lasts:
         reply = llm(messages)                        # one JSON object, or something malformed
@@ -14,10 +16,14 @@ One run of :class:`Agent` is a ReAct-style loop (Yao et al., 2023) over the tool
 
 Whatever the model writes, ``run`` returns an :class:`AgentResult`: malformed replies, unknown
 tools, bad arguments and tool failures become observations the model can read and correct, and
-the step and time budgets always end the run. Only the tools given to the agent can run; text in
+the step and time budgets always end the run. A question the model cannot handle (empty, too
+long, not in the Latin alphabet: :mod:`companion.agent.questions`) is refused with a message
+before any model call. Only the tools given to the agent can run; text in
 an observation (a retrieved passage, say) is data, never a way to add a tool.
 
-With ``quantity_check=True`` the loop also holds back a final answer while a number the task
+Two optional checks (off in the book's default agent, :mod:`companion.agent.build`, because they
+are true of the generated training tasks by construction, not of questions in general):
+with ``quantity_check=True`` the loop also holds back a final answer while a number the task
 states has not gone into any tool call (:mod:`companion.agent.quantities`): the model is asked
 for a tool call instead (a constrained model cannot even start ``final_answer``), except on the
 last step.
@@ -31,32 +37,59 @@ cannot hold a run back for good.
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from companion.agent.llm import LLM, Message
+from companion.agent.llm import LLM, GenerationStats, as_reply
 from companion.agent.lookups import SEARCH, stated_names, unsearched_names
+from companion.agent.memory import Memory
 from companion.agent.quantities import unused_quantities
+from companion.agent.questions import QuestionError, check_question
 from companion.agent.tools import Tool, ToolArgumentError, ToolExecutionError
 from companion.toolcall import (
     FINAL_ANSWER,
     TOOL_ROLE,
+    Message,
     ToolCall,
     ToolCallParseError,
-    format_final,
     parse_call,
     system_prompt,
 )
 
-STOP_REASONS = ("final_answer", "max_steps", "time_budget")
-#: kinds of step errors; the first three mean the model's call itself was not valid;
-#: "early_answer" is a final answer the quantity check held back, "lookup" a call other than
-#: search that the lookup check held back
-ERROR_KINDS = ("parse", "unknown_tool", "arguments", "execution", "early_answer", "lookup")
+
+class StopReason(StrEnum):
+    """Why a run ended: an answer, a budget, or a question refused before any model ran
+    (:func:`companion.agent.questions.check_question`)."""
+
+    FINAL_ANSWER = "final_answer"
+    MAX_STEPS = "max_steps"
+    TIME_BUDGET = "time_budget"
+    REFUSED = "refused"
+
+
+class StepError(StrEnum):
+    """What went wrong in a step. The first three mean the model's reply was not a valid call;
+    ``EARLY_ANSWER`` is a final answer the quantity check held back, ``LOOKUP`` a call other than
+    search that the lookup check held back."""
+
+    PARSE = "parse"
+    UNKNOWN_TOOL = "unknown_tool"
+    ARGUMENTS = "arguments"
+    EXECUTION = "execution"
+    EARLY_ANSWER = "early_answer"
+    LOOKUP = "lookup"
+
+    @property
+    def invalid_call(self) -> bool:
+        """True when the reply itself was not a well-formed call to a known tool."""
+        return self in (StepError.PARSE, StepError.UNKNOWN_TOOL, StepError.ARGUMENTS)
+
+
+STOP_REASONS = tuple(r.value for r in StopReason)
+ERROR_KINDS = tuple(e.value for e in StepError)
 
 
 @dataclass
@@ -64,10 +97,11 @@ class Step:
     """One turn of the loop, as plain data.
 
     ``raw`` is the model's text; ``call`` the parsed call (None if it did not parse); ``error``
-    and ``error_kind`` say what went wrong (kinds in :data:`ERROR_KINDS`); ``observation`` is what
-    the model was shown next (empty after the final answer); ``duration_s`` covers the model and
-    the tool; ``confidence`` is the probability of the reply's least likely token when the model
-    reports it (:attr:`~companion.agent.llm.GenerationStats.confidence`), else None.
+    and ``error_kind`` say what went wrong (a :class:`StepError`); ``observation`` is what the
+    model was shown next (empty after the final answer); ``duration_s`` covers the model and the
+    tool; ``stats`` is what the model measured while writing the reply
+    (:class:`~companion.agent.llm.GenerationStats`: tokens, seconds, each token's probability),
+    None for a model that measures nothing.
     """
 
     index: int
@@ -76,24 +110,39 @@ class Step:
     observation: str
     duration_s: float
     error: str | None = None
-    error_kind: str | None = None
-    confidence: float | None = None
+    error_kind: StepError | None = None
+    stats: GenerationStats | None = None
+
+    def __post_init__(self) -> None:
+        if self.error_kind is not None:
+            self.error_kind = StepError(self.error_kind)  # ValueError names an unknown kind
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability of the reply's least likely token
+        (:attr:`~companion.agent.llm.GenerationStats.confidence`), or None when not measured."""
+        return self.stats.confidence if self.stats is not None else None
 
     @property
     def valid_call(self) -> bool:
         """True when the reply was a well-formed call to a known tool with valid arguments."""
-        return self.error_kind not in ("parse", "unknown_tool", "arguments")
+        return self.error_kind is None or not self.error_kind.invalid_call
 
 
 @dataclass
 class AgentResult:
-    """The outcome of :meth:`Agent.run`: the answer ("" if none), every step, and why it stopped."""
+    """The outcome of :meth:`Agent.run`: the answer ("" if none), every step, and why it stopped
+    (``refusal`` says why a question was refused before any step)."""
 
     task: str
     answer: str
     steps: list[Step]
-    stopped_because: str
+    stopped_because: StopReason
     duration_s: float
+    refusal: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stopped_because = StopReason(self.stopped_because)
 
     @property
     def confidence(self) -> float | None:
@@ -115,88 +164,6 @@ class AgentResult:
             }
             for s in self.steps
         ]
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _words(text: str) -> Counter:
-    return Counter(_WORD.findall(text.lower()))
-
-
-def keyword_similarity(a: str, b: str) -> float:
-    """Cosine similarity of the two texts' word-count vectors, in [0, 1] (chapter 7)."""
-    wa, wb = _words(a), _words(b)
-    dot = sum(wa[w] * wb[w] for w in wa)
-    if dot == 0:
-        return 0.0
-    norm = (sum(v * v for v in wa.values()) * sum(v * v for v in wb.values())) ** 0.5
-    return dot / norm
-
-
-@dataclass
-class MemoryRecord:
-    """One finished task: what was asked, what was answered, how many steps it took."""
-
-    task: str
-    answer: str
-    steps: int
-
-
-@dataclass
-class Memory:
-    """The agent's memory, as plain data (chapter 7).
-
-    *Conversation memory* keeps the last ``window`` finished (task, answer) exchanges and replays
-    them as earlier user/assistant turns, so a follow-up question can refer to them. *Retrieval
-    memory* keeps every finished task and, for a new one, recalls the past results whose words
-    are most similar (cosine of word counts at least ``min_similarity``); they are offered to the
-    model as a note after the task. Both can be turned off.
-    """
-
-    records: list[MemoryRecord] = field(default_factory=list)
-    window: int = 2
-    recall_k: int = 2
-    min_similarity: float = 0.5
-    conversation: bool = True
-    retrieval: bool = True
-
-    def remember(self, task: str, answer: str, steps: int) -> None:
-        """Store a finished task (only tasks that ended with an answer are worth recalling)."""
-        self.records.append(MemoryRecord(task, answer, steps))
-
-    def recall(self, task: str) -> list[tuple[float, MemoryRecord]]:
-        """The past results most similar to ``task``: up to ``recall_k`` (similarity, record)."""
-        scored = [(keyword_similarity(task, r.task), r) for r in self.records]
-        scored = [(s, r) for s, r in scored if s >= self.min_similarity]
-        scored.sort(key=lambda sr: -sr[0])
-        return scored[: self.recall_k]
-
-    def history(self) -> list[Message]:
-        """The last ``window`` exchanges as chat turns (user task, assistant final answer)."""
-        if not self.conversation or self.window == 0:
-            return []
-        turns: list[Message] = []
-        for r in self.records[-self.window :]:
-            turns += [
-                {"role": "user", "content": r.task},
-                {"role": "assistant", "content": format_final(r.answer)},
-            ]
-        return turns
-
-    def note(self, task: str) -> str:
-        """The text appended to the task: recalled results, or "" when nothing is similar."""
-        if not self.retrieval:
-            return ""
-        hits = self.recall(task)
-        if not hits:
-            return ""
-        lines = [f"- {r.task} -> {r.answer}" for _, r in hits]
-        return "\n\nEarlier results that may help:\n" + "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything the memory holds, as JSON-ready data."""
-        return asdict(self)
 
 
 class Agent:
@@ -254,19 +221,19 @@ class Agent:
             {"role": "user", "content": task + note},
         ]
 
-    def _act(self, call: ToolCall) -> tuple[str, str | None, str | None]:
-        """Run one non-final call: (observation, error message, error kind)."""
+    def _act(self, call: ToolCall) -> tuple[str, str | None, StepError | None]:
+        """Run one non-final call: (observation, error message, error kind); the observation of
+        a failed call is set by the caller from the message."""
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join([*self.tools, FINAL_ANSWER])
-            msg = f"unknown tool {call.name!r}; the tools are: {known}"
-            return f"Error: {msg}", msg, "unknown_tool"
+            return "", f"unknown tool {call.name!r}; the tools are: {known}", StepError.UNKNOWN_TOOL
         try:
             return tool(call.arguments), None, None
         except ToolArgumentError as err:
-            return f"Error: {err}", str(err), "arguments"
+            return "", str(err), StepError.ARGUMENTS
         except ToolExecutionError as err:
-            return f"Error: {err}", str(err), "execution"
+            return "", str(err), StepError.EXECUTION
 
     @staticmethod
     def _final_answer(call: ToolCall) -> str:
@@ -294,99 +261,71 @@ class Agent:
             return []
         return unsearched_names(task, calls, self.lookup_names)
 
+    def _step(self, index: int, messages: list[Message], left: float, last: bool, task: str,
+              steps: list[Step]) -> Step:
+        """One reply of the model, checked and (when it is a tool call) run."""
+        t0 = time.perf_counter()
+        unused = self._unused(task, steps) if not last else []
+        unsearched = self._unsearched(task, steps) if not last else []
+        specs = [self.tools[SEARCH].spec()] if unsearched else self.specs
+        hint = {"final_allowed": False} if unused or unsearched else {}
+        reply = as_reply(self.llm(messages, specs, max_time_s=left, **hint))
+        step = Step(index, reply.text, None, "", 0.0, stats=reply.stats)
+        try:
+            step.call = call = parse_call(reply.text)
+        except ToolCallParseError as err:
+            step.error, step.error_kind = str(err), StepError.PARSE
+        else:
+            if unsearched and call.name != SEARCH:
+                names = ", ".join(repr(n) for n in unsearched)
+                step.error = f"not yet: search first for what the task names: {names}"
+                step.error_kind = StepError.LOOKUP
+            elif call.is_final and unused:
+                numbers = ", ".join(f"{q:g}" for q in unused)
+                step.error = f"not yet: no tool call has used {numbers} from the task"
+                step.error_kind = StepError.EARLY_ANSWER
+            elif call.is_final:
+                try:
+                    self._final_answer(call)
+                except ValueError as err:
+                    step.error, step.error_kind = str(err), StepError.ARGUMENTS
+            else:
+                step.observation, step.error, step.error_kind = self._act(call)
+        if step.error is not None:
+            step.observation = f"Error: {step.error}"
+        step.duration_s = time.perf_counter() - t0
+        return step
+
     def run(self, task: str) -> AgentResult:
-        """Solve ``task``: loop until final_answer, ``max_steps`` replies, or the time budget."""
+        """Solve ``task``: loop until final_answer, ``max_steps`` replies, or the time budget.
+
+        A question :func:`~companion.agent.questions.check_question` refuses ends the run at
+        once, before any model call, with ``stopped_because == StopReason.REFUSED`` and the
+        reason in ``refusal``.
+        """
         start = time.perf_counter()
+        try:
+            check_question(task)
+        except QuestionError as err:
+            return AgentResult(task, "", [], StopReason.REFUSED, time.perf_counter() - start,
+                               refusal=str(err))
         messages = self.messages_for(task)
         steps: list[Step] = []
-        answer, stopped = "", "max_steps"
+        answer, stopped = "", StopReason.MAX_STEPS
         for index in range(1, self.max_steps + 1):
             left = self.time_budget_s - (time.perf_counter() - start)
             if left <= 0:
-                stopped = "time_budget"
+                stopped = StopReason.TIME_BUDGET
                 break
-            t0 = time.perf_counter()
-            last = index == self.max_steps
-            unused = self._unused(task, steps) if not last else []
-            unsearched = self._unsearched(task, steps) if not last else []
-            specs = [self.tools[SEARCH].spec()] if unsearched else self.specs
-            hint = {"final_allowed": False} if unused or unsearched else {}
-            raw = self.llm(messages, specs, max_time_s=left, **hint)
-            stats = getattr(self.llm, "last", None)
-            confidence = stats.confidence if stats is not None else None
-            call: ToolCall | None = None
-            error = kind = None
-            try:
-                call = parse_call(raw)
-            except ToolCallParseError as err:
-                observation, error, kind = f"Error: {err}", str(err), "parse"
-            else:
-                if unsearched and call.name != SEARCH:
-                    names = ", ".join(repr(n) for n in unsearched)
-                    error = f"not yet: search first for what the task names: {names}"
-                    observation, kind = f"Error: {error}", "lookup"
-                elif call.is_final and unused:
-                    numbers = ", ".join(f"{q:g}" for q in unused)
-                    error = f"not yet: no tool call has used {numbers} from the task"
-                    observation, kind = f"Error: {error}", "early_answer"
-                elif call.is_final:
-                    try:
-                        answer = self._final_answer(call)
-                    except ValueError as err:
-                        observation, error, kind = f"Error: {err}", str(err), "arguments"
-                    else:
-                        steps.append(Step(index, raw, call, "", time.perf_counter() - t0,
-                                          confidence=confidence))
-                        stopped = "final_answer"
-                        break
-                else:
-                    observation, error, kind = self._act(call)
-            steps.append(
-                Step(index, raw, call, observation, time.perf_counter() - t0, error, kind,
-                     confidence)
-            )
+            step = self._step(index, messages, left, index == self.max_steps, task, steps)
+            steps.append(step)
+            if step.call is not None and step.call.is_final and step.error is None:
+                answer, stopped = self._final_answer(step.call), StopReason.FINAL_ANSWER
+                break
             messages += [
-                {"role": "assistant", "content": raw.strip()},
-                {"role": TOOL_ROLE, "content": observation},
+                {"role": "assistant", "content": step.raw.strip()},
+                {"role": TOOL_ROLE, "content": step.observation},
             ]
-        if self.memory is not None and stopped == "final_answer":
+        if self.memory is not None and stopped == StopReason.FINAL_ANSWER:
             self.memory.remember(task, answer, len(steps))
         return AgentResult(task, answer, steps, stopped, time.perf_counter() - start)
-
-
-def build_default_agent(
-    finetuned: bool | None = None,
-    constrained: bool = True,
-    max_steps: int = 4,
-    time_budget_s: float = 60.0,
-    memory: Memory | None = None,
-    quantity_check: bool = True,
-    lookup_check: bool = True,
-) -> Agent:
-    """The book's offline agent: SmolLM2-135M-Instruct, the default tools, constrained calls,
-    and the loop's quantity and lookup checks (each chosen on the validation split, chapter 7;
-    the lookup check's names are the knowledge base's subjects).
-
-    ``finetuned=None`` uses the tool-call LoRA adapters (chapter 5's, then chapter 7's second
-    stage for two-tool chains, ``finetune.AGENT_ADAPTERS``, merged into the weights) when they are
-    installed in ``data/adapters``, else the base model; True requires them, False skips them.
-    """
-    from companion import finetune
-    from companion.agent.llm import TransformersLLM
-    from companion.agent.lookups import knowledge_base_names
-    from companion.agent.tools import default_tools
-    from companion.models import load_smollm2
-
-    missing = [d.name for d in finetune.missing_adapters(finetune.AGENT_ADAPTERS)]
-    if finetuned and missing:
-        raise ValueError(
-            f"finetuned=True but no adapter in data/adapters/{', '.join(missing)}; "
-            "train them with scripts/train_adapter.py (see the data cards) or pass finetuned=None"
-        )
-    use_adapter = not missing if finetuned is None else finetuned
-    model, tokenizer = (finetune.load_finetuned(finetune.AGENT_ADAPTERS) if use_adapter
-                        else load_smollm2())
-    llm = TransformersLLM(model, tokenizer, constrained=constrained)
-    return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s,
-                 quantity_check=quantity_check,
-                 lookup_names=knowledge_base_names() if lookup_check else ())

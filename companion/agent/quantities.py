@@ -18,13 +18,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from companion.numbers import numbers_in
 from companion.toolcall import ToolCall
 
 # A number not glued to a letter, digit, dot, hyphen or underscore on its left, nor to a letter,
 # digit or decimal point on its right ("4." at the end of a sentence is the number 4).
 _STATED = re.compile(r"(?<![\w.\-])(-?\d+(?:\.\d+)?)(?![\w]|\.\d)")
-# Any number inside an argument: expressions such as "(7 + 6) * 21" or "0.0773 / 8".
-_ANY = re.compile(r"\d+(?:\.\d+)?")
 
 
 def stated_quantities(task: str) -> list[float]:
@@ -49,8 +48,8 @@ def _numbers_in(value: Any) -> set[float]:
         return set()
     if isinstance(value, int | float):
         return {abs(float(value))}
-    if isinstance(value, str):
-        return {float(t) for t in _ANY.findall(value)}
+    if isinstance(value, str):  # an expression such as "(7 + 6) * 21" or "0 - 25"
+        return {abs(v) for v in numbers_in(value)}
     return set()
 
 

@@ -20,8 +20,8 @@ import smolagents
 from smolagents.memory import ActionStep
 from smolagents.models import ChatMessage, MessageRole, TokenUsage
 
-from companion.agent.llm import LLM
-from companion.agent.loop import AgentResult, Step
+from companion.agent.llm import LLM, as_reply
+from companion.agent.loop import AgentResult, Step, StepError, StopReason
 from companion.agent.tools import Tool, ToolArgumentError
 from companion.toolcall import ToolCall
 
@@ -114,10 +114,10 @@ class LocalModel(smolagents.Model):
             for m in prepared["messages"]
         ]
         specs = [tool_spec(t) for t in tools_to_call_from or [] if t.name != "final_answer"]
-        text = self.llm(chat, specs)
+        reply = as_reply(self.llm(chat, specs))
+        text, stats = reply.text, reply.stats
         for stop in stop_sequences or []:
             text = text.split(stop)[0]
-        stats = getattr(self.llm, "last", None)
         usage = TokenUsage(
             input_tokens=stats.prompt_tokens if stats else 0,
             output_tokens=stats.new_tokens if stats else 0,
@@ -125,17 +125,17 @@ class LocalModel(smolagents.Model):
         return ChatMessage(role=MessageRole.ASSISTANT, content=text, token_usage=usage)
 
 
-def _error_kind(error: Exception) -> str:
-    """Our step-error kind for a smolagents error (see :data:`companion.agent.loop.ERROR_KINDS`)."""
+def _error_kind(error: Exception) -> StepError:
+    """Our :class:`~companion.agent.loop.StepError` for a smolagents error."""
     from smolagents.utils import AgentParsingError, AgentToolCallError, AgentToolExecutionError
 
     if isinstance(error, AgentToolExecutionError):
-        return "execution"
+        return StepError.EXECUTION
     if isinstance(error, AgentToolCallError):
-        return "arguments"
+        return StepError.ARGUMENTS
     if isinstance(error, AgentParsingError):
-        return "parse"
-    return "unknown_tool" if "unknown tool" in str(error).lower() else "parse"
+        return StepError.PARSE
+    return StepError.UNKNOWN_TOOL if "unknown tool" in str(error).lower() else StepError.PARSE
 
 
 class SmolagentsRunner:
@@ -175,6 +175,6 @@ class SmolagentsRunner:
             task,
             str(answer) if final else "",
             steps,
-            "final_answer" if final else "max_steps",
+            StopReason.FINAL_ANSWER if final else StopReason.MAX_STEPS,
             time.perf_counter() - start,
         )

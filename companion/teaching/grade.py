@@ -152,7 +152,8 @@ class _Process:
 
 
 def _first_line(code: str) -> str:
-    line = next((x.strip() for x in code.splitlines() if x.strip()), "")
+    lines = [x.strip() for x in code.splitlines() if x.strip()]
+    line = next((x for x in lines if not x.startswith("#")), lines[0] if lines else "")
     return line if len(line) <= 60 else line[:57] + "..."
 
 
@@ -330,8 +331,9 @@ def feedback(assignment: Assignment, grade: Grade) -> str:
             status = ("not run" if result is None else "passed" if result.passed
                       else f"failed: {result.error}")
             about = f" ({check.message})" if check.message else ""
-            lines.append(f"- {kind} check {check.index}, {assignment.check_points(check):.3g} "
-                         f"points{about}: {status}")
+            points = assignment.check_points(check)
+            lines.append(f"- {kind} check {check.index}, {points:.3g} point"
+                         f"{'' if points == 1 else 's'}{about}: {status}")
         lines.append("")
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from companion.teaching.grade import Grade, grade_notebook
+from companion.teaching.grade import DEFAULT_SETUP_LIMIT, Grade, grade_notebook
 from companion.teaching.notebooks import assignment_of, read_submission
 from companion.teaching.source import Assignment, Cell, Question
 
@@ -39,7 +39,9 @@ def check_notebook(path: str | Path) -> tuple[Assignment, Grade]:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     assignment = public_assignment(nb)
-    return assignment, grade_notebook(nb, path.stem, assignment, isolate=False)
+    # every cell counts as the student's here, the slow imports of the set-up cell included
+    return assignment, grade_notebook(nb, path.stem, assignment, isolate=False,
+                                      cell_limit=DEFAULT_SETUP_LIMIT)
 
 
 def report(assignment: Assignment, grade: Grade, possible: dict[str, float]) -> str:
@@ -54,7 +56,7 @@ def report(assignment: Assignment, grade: Grade, possible: dict[str, float]) -> 
     lines += [f"cell {n} did not run: {error}" for n, (_, error) in grade.cell_errors.items()]
     if grade.problem:
         lines.append(f"problem: {grade.problem}")
-    public = assignment.total_points
+    public = round(assignment.total_points, 2)
     lines.append(f"public checks: {grade.total:g} of {public:g} points; the assignment is worth "
                  f"{sum(possible.values()):g}, the rest in hidden checks and written answers")
     return "\n".join(lines)

@@ -24,7 +24,9 @@ README = """# Assignments of "From Attention to Agents"
 
 Set up once, from this folder (Python 3.11, CPU is enough):
 
-    python -m venv .venv && .venv/bin/python -m pip install -r requirements.txt
+    python -m venv .venv
+    .venv/bin/python -m pip install torch    # first: the CPU build is enough
+    .venv/bin/python -m pip install -r requirements.txt
 
 Open an assignment in JupyterLab (`.venv/bin/python -m jupyter lab ch03_attention.ipynb`), write
 your answers in the cells tagged `answer`, and run each `%%check` cell: it prints `[passed]` or

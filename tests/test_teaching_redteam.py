@@ -19,7 +19,7 @@ from companion.teaching import sandbox
 from companion.teaching import source as S
 
 REDTEAM = Path(__file__).parent / "teaching_redteam"
-LIMITS = {"time_limit": 8.0, "cell_limit": 8.0}
+LIMITS = {"time_limit": 10.0, "cell_limit": 10.0}
 
 pytestmark = pytest.mark.skipif(
     sandbox.isolation() != "namespaces",
@@ -102,14 +102,15 @@ def history_class(tmp_path_factory):
     (submitted / "x_not_utf8.ipynb").write_bytes(b'{"cells": [\xff\xfe\x00 not a notebook')
     nbformat.write(N.build_notebook(S.load_assignment("ch06_evaluation"), "solution"),
                    submitted / "x_wrong_assignment.ipynb")
-    before = _digests(submitted)
+    before = {**_digests(submitted), **_digests(N.BOOK_DIR)}
     start = time.monotonic()
     G.grade_folder(submitted, "ch01_history", out, **LIMITS)
     elapsed = time.monotonic() - start
     folder = out / "ch01_history"
     return {"scores": _scores(folder / "scores.csv"), "elapsed": elapsed,
             "feedback": {p.stem: p.read_text() for p in (folder / "feedback").glob("*.md")},
-            "before": before, "after": _digests(submitted), "root": root}
+            "before": before, "after": {**_digests(submitted), **_digests(N.BOOK_DIR)},
+            "root": root}
 
 
 def test_honest_students_keep_their_scores_beside_hostile_ones(history_class):
@@ -138,7 +139,7 @@ def test_an_attack_beside_right_answers_costs_nothing_but_its_own_cell(history_c
 def test_a_hang_that_swallows_every_exception_costs_only_its_question(history_class):
     assert history_class["scores"]["x_baseexception"] == "5"
     feedback = history_class["feedback"]["x_baseexception"]
-    assert "## family_share: 0 / 3" in feedback and "time limit reached (8 s)" in feedback
+    assert "## family_share: 0 / 3" in feedback and "time limit reached (10 s)" in feedback
     assert "## doubling_time: 3 / 3" in feedback
 
 
@@ -165,8 +166,8 @@ def test_unreadable_and_wrong_notebooks_get_a_clear_zero(history_class):
 
 
 def test_hostile_submissions_are_graded_in_bounded_time(history_class):
-    # 12 submissions; the two hangs cost one limit (8 s) and a restart each
-    assert history_class["elapsed"] < 12 * 20 + 2 * (8 + 2)
+    # 12 submissions; the two hangs cost one limit (10 s) and a restart each
+    assert history_class["elapsed"] < 12 * 20 + 2 * (10 + 2)
 
 
 WRONG_ATTENTION = '''def masked_attention(q, k, v, mask=None):

@@ -2,8 +2,12 @@
 # ruff: noqa: SIM105 - hostile code is written the plain way
 import os
 
+import companion
+
 EVIL = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
-roots = ["/tmp", "/work", os.path.expanduser("~"), os.path.dirname(os.getcwd())]
+
+repository = os.path.dirname(os.path.dirname(companion.__file__))
+roots = ["/tmp", repository, os.path.expanduser("~"), os.path.dirname(os.getcwd())]
 for root in roots:
     for folder, _dirs, files in os.walk(root):
         if folder.count(os.sep) > 8:

@@ -37,8 +37,9 @@ from companion.teaching.source import REPO_ROOT, Assignment, Check, load_assignm
 
 DEFAULT_CELL_LIMIT = 20.0
 """Seconds for one of the student's cells."""
-DEFAULT_SETUP_LIMIT = 120.0
-"""Seconds for the teacher's set-up cells together (imports torch) and the snapshot."""
+DEFAULT_SETUP_LIMIT = 300.0
+"""Seconds for the teacher's set-up cells together (they import torch), and as much again for
+the checks' imports and the snapshot; teacher's code, so only a bound for a broken machine."""
 GRACE = 2.0
 """Seconds past a limit before the process is killed rather than asked to stop."""
 _HARNESS = [sys.executable, "-c", "from companion.teaching.harness import main; main()"]
@@ -222,7 +223,7 @@ class _Runner:
                 if kind == "snapshot":
                     status, reply = process.send(
                         {"op": "snapshot", "imports": _check_imports(self.checks)},
-                        max(setup_end - time.monotonic(), 1) + GRACE)
+                        self.setup_limit + GRACE)  # the checks' imports: a budget of their own
                     if status != "ok":
                         self.grade.problem = "the grader's set-up did not finish: " + process.stop()
                         return None

@@ -225,7 +225,10 @@ class _Runner:
                         {"op": "snapshot", "imports": _check_imports(self.checks)},
                         self.setup_limit + GRACE)  # the checks' imports: a budget of their own
                     if status != "ok":
-                        self.grade.problem = "the grader's set-up did not finish: " + process.stop()
+                        how = process.stop()
+                        self.grade.problem = (f"the grader's set-up did not finish ({how}); not "
+                                              "the student's doing: grade them again with "
+                                              "--student")
                         return None
                     continue
                 number, origin, code = cell
@@ -243,7 +246,9 @@ class _Runner:
                 how = process.stop()
                 self.stray += process.stray
                 if origin == "teacher":
-                    self.grade.problem = f"the set-up cell {number} did not finish ({how})"
+                    self.grade.problem = (f"the teacher's set-up cell {number} did not finish "
+                                          f"({how}); not the student's doing: grade them again "
+                                          "with --student")
                     return None
                 self.grade.cell_errors[number] = (_first_line(code), how)
                 restart = True

@@ -66,7 +66,7 @@ bench: setup
 
 # Regenerate the student notebooks shown in the book from the sources in assignments/.
 assignments: setup
-	$(PY) -m companion.assignments student
+	$(PY) -m companion.teaching.notebooks student
 
 # The "Launch in local JupyterLab" button on each chapter page opens this server.
 lab: setup

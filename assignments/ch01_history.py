@@ -1,5 +1,5 @@
 # Assignment source for chapter 1 (history). Generate the notebooks with
-# `python -m companion.assignments student` (format: companion/assignments.py).
+# `python -m companion.teaching.notebooks student` (format: companion/teaching/source.py).
 # ruff: noqa: E402, F811
 
 # %% [markdown]

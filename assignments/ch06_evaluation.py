@@ -1,5 +1,5 @@
 # Assignment source for chapter 6 (evaluation). Generate the notebooks with
-# `python -m companion.assignments student` (format: companion/assignments.py).
+# `python -m companion.teaching.notebooks student` (format: companion/teaching/source.py).
 # ruff: noqa: E402, F811
 
 # %% [markdown]
@@ -156,3 +156,18 @@ for _ in range(30):
         assert abs(cohen_kappa(a, b) - cohen_kappa_score(a, b)) < 1e-9, (a, b)
 assert abs(cohen_kappa(ratings_a, ratings_b) - cohen_kappa_score(ratings_a, ratings_b)) < 1e-9
 assert cohen_kappa(["k"] * 5, ["k"] * 5) == 1.0
+
+# %% [markdown] question=metric_choice points=2 written
+# ## Exercise 4: when would you not trust ROUGE-L? (2 points, written, graded by hand)
+#
+# In three to five sentences, in the markdown cell below: give one answer a question-answering
+# system could produce that is correct but scores low on ROUGE-L against its reference, say why
+# it scores low, and say what you would measure instead to rate such answers.
+
+# %% rubric
+# - 1 point: a correct answer worded differently from its reference (a paraphrase, a synonym, a
+#   number or date written another way) with the reason: ROUGE-L counts shared tokens in order,
+#   not meaning.
+# - 1 point: a measure that fits the example: exact match after normalising (numbers, case,
+#   articles), a check that runs or verifies the answer, or human (or model) judgement whose
+#   agreement between raters is measured with Cohen's kappa as in Exercise 3.

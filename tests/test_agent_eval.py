@@ -236,7 +236,7 @@ def test_the_introduction_quotes_the_stored_agent_results():
     """book/intro.md and chapter 6 state the default agent's rates; they must be the stored
     measurements."""
     root = finetune.REPO_ROOT
-    test = json.loads((root / "data/agent_eval.json").read_text())["finetuned_constrained_lookup"]
+    test = json.loads((root / "data/agent_eval.json").read_text())["test"]["default"]
     validation = json.loads((root / "data/agent_eval_validation.json").read_text())
     chosen = validation["with_lookup_check"]
     intro = (root / "book/intro.md").read_text(encoding="utf-8")

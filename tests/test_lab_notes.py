@@ -1,0 +1,75 @@
+"""The appendix "Lab notes" (book/lab_notes.md) quotes stored measurements; they must be the stored
+ones. Numbers whose files have left data/ are stated there as history and are not checked here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from companion.metrics import paired_outcomes, sign_test
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pct(result: dict) -> str:
+    return f"{100 * result['success_rate']:.1f}%"
+
+
+def _solved(result: dict) -> dict[str, bool]:
+    return {t["id"]: t["success"] for t in result["tasks"]}
+
+
+@pytest.fixture(scope="module")
+def notes() -> str:
+    """The page's text with every run of whitespace made one space (quotes may wrap lines)."""
+    return " ".join((ROOT / "book/lab_notes.md").read_text(encoding="utf-8").split())
+
+
+@pytest.fixture(scope="module")
+def validation() -> dict:
+    return json.loads((ROOT / "data/agent_eval_validation.json").read_text())
+
+
+def test_lab_notes_quote_the_stored_validation_rates(notes, validation):
+    v = validation
+    quoted = [
+        f"scored {_pct(v['chain_stage_v1'])} against {_pct(v['chapter5_alone'])}",
+        f"({_pct(v['with_chain_stage'])} against {_pct(v['decision_weight_5'])} for the stage",
+        f"against {_pct(v['decision_weight_5']['test'])})",
+        f"scored {_pct(v['recipe_seed_1'])} on validation and {_pct(v['recipe_seed_1']['test'])} "
+        f"on test, against {_pct(v['with_quantity_check'])}",
+        f"scored {_pct(v['chapter5_uncut'])} on validation against the shipped "
+        f"{_pct(v['with_quantity_check'])}",
+        f"({_pct(v['with_chain_stage'])} to {_pct(v['with_quantity_check'])}, none lost)",
+        f"took validation from {_pct(v['with_quantity_check'])} to {_pct(v['with_lookup_check'])}",
+        f"lost two ({_pct(v['lookup_check_first'])})",
+    ]
+    missing = [q for q in quoted if q not in notes]
+    assert not missing, f"lab notes do not quote the stored numbers: {missing}"
+
+
+def test_lab_notes_quote_the_stored_task_by_task_comparison(notes, validation):
+    won, lost = paired_outcomes(_solved(validation["decision_weight_5"]),
+                                _solved(validation["with_chain_stage"]))
+    assert f"won {won} validation tasks and lost {lost}" in notes
+    assert f"p = {sign_test(won, lost):.2f}" in notes
+    checked_won, checked_lost = paired_outcomes(_solved(validation["with_chain_stage"]),
+                                                _solved(validation["with_quantity_check"]))
+    assert checked_lost == 0 and "solved all eight" in notes and checked_won == 8
+
+
+def test_lab_notes_quote_the_stored_confidence_auroc(notes):
+    sureness = json.loads((ROOT / "data/agent_confidence.json").read_text())
+    auroc = {split: roc_auc_score([t["success"] for t in sureness[split]["tasks"]],
+                                  [t["confidence"] for t in sureness[split]["tasks"]])
+             for split in ("validation", "test")}
+    assert (f"AUROC of {auroc['validation']:.2f} on validation and {auroc['test']:.2f} on test"
+            in notes)
+
+
+def test_lab_notes_is_in_the_table_of_contents_after_the_glossary():
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    assert toc.index("file: book/glossary") < toc.index("file: book/lab_notes")

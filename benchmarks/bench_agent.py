@@ -24,12 +24,12 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "data" / "agent_eval.json"
+from companion.paths import DATA, TOOLUSE_DATA
+
+RESULTS = DATA / "agent_eval.json"
 CONFIGS = (
     "base_unconstrained",
     "base_constrained",
@@ -130,7 +130,7 @@ def run() -> list[dict]:
 
 def load_tasks(split: str = "test", limit: int | None = None) -> list[dict]:
     """The tool-use tasks of one split (id, task, answer, tool), in file order."""
-    path = ROOT / "data" / "tooluse" / f"{split}.jsonl"
+    path = TOOLUSE_DATA / f"{split}.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     tasks = [{k: r[k] for k in ("id", "task", "answer", "tool")} for r in rows]
     return tasks[:limit] if limit else tasks

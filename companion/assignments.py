@@ -60,7 +60,8 @@ from typing import Any
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from companion.paths import REPO_ROOT
+
 SOURCE_DIR = REPO_ROOT / "assignments"
 BOOK_DIR = REPO_ROOT / "book" / "assignments"
 KINDS: tuple[str, ...] = ("markdown", "shared", "solution", "public", "hidden")

@@ -23,7 +23,9 @@ from typing import Any
 
 import torch
 
-KNOWLEDGE_BASE = Path(__file__).resolve().parents[2] / "data" / "knowledge_base" / "passages.jsonl"
+from companion.paths import DATA
+
+KNOWLEDGE_BASE = DATA / "knowledge_base" / "passages.jsonl"
 _FIELDS = ("id", "title", "text", "source")
 
 

@@ -745,3 +745,10 @@ def test_the_adapter_names_stay_importable_from_finetune():
     assert ft.load_finetuned is models.load_finetuned
     assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR) == models.AGENT_ADAPTERS
     assert ft.ADAPTER_DIR.parent.parent == ROOT / "data"
+
+
+@pytest.mark.parametrize("package", ["finetune", "metrics"])
+def test_each_module_of_the_package_holds_under_500_lines(package):
+    for module in (ROOT / "companion" / package).glob("*.py"):
+        lines = len(module.read_text(encoding="utf-8").splitlines())
+        assert lines <= 500, f"{module.name} has {lines} lines; split it by idea"

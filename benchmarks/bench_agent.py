@@ -27,14 +27,15 @@ from pathlib import Path
 import torch
 
 from companion.agent.build import CONFIGURATIONS
+from companion.paths import DATA, TOOLUSE_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "data" / "agent_eval.json"
+RESULTS = DATA / "agent_eval.json"
 #: question sets by name: the JSONL file each is read from
 SETS = {
-    "test": ROOT / "data" / "tooluse" / "test.jsonl",
-    "heldout": ROOT / "data" / "tooluse" / "heldout.jsonl",
-    "reader": ROOT / "data" / "reader_questions.jsonl",
+    "validation": TOOLUSE_DATA / "validation.jsonl",
+    "test": TOOLUSE_DATA / "test.jsonl",
+    "heldout": TOOLUSE_DATA / "heldout.jsonl",
+    "reader": DATA / "reader_questions.jsonl",
 }
 
 

@@ -34,10 +34,10 @@ def _pairs(n: int, seed: int = 0) -> tuple[list[str], list[list[str]]]:
 def _one_window_at_a_time(model, ids, max_length: int, stride: int) -> None:
     import torch
 
-    from companion.metrics import _windows
+    from companion.metrics.perplexity import sliding_windows
 
     with torch.no_grad():
-        for begin, end, _ in _windows(len(ids), max_length, stride):
+        for begin, end, _ in sliding_windows(len(ids), max_length, stride):
             model(input_ids=ids[begin:end].unsqueeze(0))
 
 

@@ -20,10 +20,12 @@ from typing import TypeVar
 
 import yaml
 
+from companion.paths import REPO_ROOT
+
 PROFILES: tuple[str, ...] = ("cpu", "gpu")
 PROFILE_ENV = "BOOK_PROFILE"
 ONLINE_ENV = "BOOK_ONLINE"
-PROFILE_FILE = Path(__file__).resolve().parent.parent / "profile.yml"
+PROFILE_FILE = REPO_ROOT / "profile.yml"
 
 T = TypeVar("T")
 

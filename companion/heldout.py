@@ -36,7 +36,7 @@ METRICS: tuple[str, ...] = ("exact_match", "answer_f1", "perplexity")
 
 def final_turn_prompt(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """The messages before the last assistant turn: the task with the gold observations."""
-    clean = ft._clean(messages)
+    clean = ft.clean_messages(messages)
     last = max((i for i, m in enumerate(clean) if m["role"] == "assistant"), default=None)
     if last is None:
         roles = [m["role"] for m in clean]

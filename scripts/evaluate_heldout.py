@@ -23,8 +23,10 @@ from pathlib import Path
 from companion import finetune as ft
 from companion.files import write_json_atomically
 from companion.heldout import evaluate_heldout, summarize
+from companion.models import ADAPTER_DIR, load_finetuned
+from companion.paths import DATA, REPO_ROOT
 
-OUTPUT = ft.REPO_ROOT / "data" / "heldout_eval.json"
+OUTPUT = DATA / "heldout_eval.json"
 MODELS = ("base", "finetuned")
 
 
@@ -60,9 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     path = ft.DATA_DIR / f"{args.split}.jsonl"
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     records = records[: args.limit] if args.limit else records
-    model, tokenizer = ft.load_finetuned(merge=False)
+    model, tokenizer = load_finetuned(merge=False)
     payload: dict = {"split": args.split, "conversations": len(records),
-                     "adapter": ft.ADAPTER_DIR.relative_to(ft.REPO_ROOT).as_posix(),
+                     "adapter": ADAPTER_DIR.relative_to(REPO_ROOT).as_posix(),
                      "models": kept_models(Path(args.output), args.split, len(records),
                                            [m for m in MODELS if m not in args.models])}
     for name in args.models:

@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 from companion.agent import build_default_agent, evaluate_agent
 from companion.agent.tasks import load_split
 from companion.files import write_json_atomically
-from companion.finetune import REPO_ROOT
+from companion.paths import DATA
 
-RESULTS = REPO_ROOT / "data" / "agent_confidence.json"
+RESULTS = DATA / "agent_confidence.json"
 
 
 def measure(agent, split: str) -> dict:

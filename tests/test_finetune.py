@@ -15,9 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion import finetune as ft
+from companion.paths import REPO_ROOT as ROOT
 from companion.toolcall import ToolCall, conversation, format_call, system_prompt
-
-ROOT = Path(__file__).resolve().parent.parent
 
 CALCULATOR = {
     "name": "calculator",
@@ -292,7 +291,7 @@ def test_toolcall_accuracy_scores_scripted_replies(monkeypatch):
         format_call("convert_units", {"value": 4, "from_unit": "km", "to_unit": "mile"}),
         "The answer is 84.",                                         # not a call
     ]
-    monkeypatch.setattr(ft, "generate_replies", lambda *a, **k: replies)
+    monkeypatch.setattr(ft.evaluate, "generate_replies", lambda *a, **k: replies)
     records = [calc_record(0), convert_record(1), calc_record(2), convert_record(3)]
     got = ft.toolcall_accuracy(None, None, records)
     assert got == {"n": 4, "valid": 0.75, "right_tool": 0.5, "right_call": 0.25}
@@ -678,7 +677,7 @@ def test_training_with_a_decision_weight_feeds_the_weights_to_the_loss(
         seen.append(None if weights is None else float(weights.max()))
         return original(*args, weights=weights, **kwargs)
 
-    monkeypatch.setattr(ft, "labelled_token_loss", spy)
+    monkeypatch.setattr(ft.train, "labelled_token_loss", spy)
     data = ft.load_tooluse(data_dir, splits=("train", "validation"))
     ft.train_adapter(config(tmp_path, max_steps=2, eval_steps=2, save_steps=2,
                             decision_weight=3.0), tiny(tokenizer), tokenizer, data)
@@ -716,3 +715,40 @@ def test_train_adapter_refuses_other_order_without_a_chain_mix(load_script, caps
     with pytest.raises(SystemExit):
         script.parse_args(["--other-order", "0.5"])
     assert "--other-order needs --chain-mix" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the package's shape (issue 29)
+
+
+def test_finetune_imports_nothing_from_the_agent():
+    """Imports point down: loading every finetune module in a fresh interpreter pulls in no
+    ``companion.agent`` module (``with_other_order``'s marked function-level import aside)."""
+    code = ("import sys, companion.finetune, companion.finetune.data, companion.finetune.evaluate; "
+            "print(sorted(m for m in sys.modules if m.startswith('companion.agent')))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_finetune_names_the_files_the_data_set_writes():
+    """The file names finetune reads by default are the ones the tool-use generator writes."""
+    from companion.agent import tasks
+
+    assert ft.DATA_DIR == tasks.DATA_DIR
+    assert ft.SPLITS == tasks.SPLITS and ft.EXTRA_SPLIT == tasks.EXTRA_SPLIT
+
+
+def test_the_adapter_names_stay_importable_from_finetune():
+    from companion import models
+
+    assert ft.load_finetuned is models.load_finetuned
+    assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR) == models.AGENT_ADAPTERS
+    assert ft.ADAPTER_DIR.parent.parent == ROOT / "data"
+
+
+@pytest.mark.parametrize("package", ["finetune", "metrics"])
+def test_each_module_of_the_package_holds_under_500_lines(package):
+    for module in (ROOT / "companion" / package).glob("*.py"):
+        lines = len(module.read_text(encoding="utf-8").splitlines())
+        assert lines <= 500, f"{module.name} has {lines} lines; split it by idea"

@@ -30,7 +30,10 @@ from companion.metrics import (
     bootstrap_ci,
     cohen_kappa,
     exact_match,
+    f_measure,
+    lcs_length,
     load_human_eval,
+    ngrams,
     normalize_answer,
     paired_outcomes,
     perplexity,
@@ -206,6 +209,32 @@ def test_rouge_l_rewards_order_but_rouge_1_does_not():
     scores = rouge(["mat the on sat cat the"], [["the cat sat on the mat"]])
     assert scores["rouge1"] == pytest.approx(1.0)
     assert scores["rougeL"] == pytest.approx(0.5)  # longest in-order run: "the cat the", 3 of 6
+
+
+def _lcs_by_brute_force(a, b):
+    """The longest common subsequence by trying every subsequence of ``a`` (reference)."""
+    from itertools import combinations
+
+    def is_subsequence(sub, seq):
+        it = iter(seq)
+        return all(token in it for token in sub)
+
+    for size in range(len(a), -1, -1):
+        if any(is_subsequence(sub, b) for sub in combinations(a, size)):
+            return size
+    return 0
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=7), st.lists(st.sampled_from("abc"), max_size=7))
+def test_lcs_length_equals_the_brute_force_longest_common_subsequence(a, b):
+    assert lcs_length(a, b) == _lcs_by_brute_force(a, b) == lcs_length(b, a)
+
+
+def test_ngrams_and_f_measure_by_hand():
+    assert ngrams(["a", "b", "a", "b"], 2) == {("a", "b"): 2, ("b", "a"): 1}
+    assert ngrams(["a"], 2) == {}
+    assert f_measure(3, 4, 6) == pytest.approx(2 * (3 / 4) * (3 / 6) / (3 / 4 + 3 / 6))
+    assert f_measure(0, 0, 5) == 0.0
 
 
 # --- SQuAD exact match and token F1 -----------------------------------------------------------

@@ -136,3 +136,19 @@ def test_describe_reports_family_and_shape(smollm2, minilm):
     assert (card.family, card.layers, card.attention_heads, card.vocabulary) == (
         "decoder-only", 30, 9, 49152)
     assert models.describe(minilm[0], "MiniLM").family == "encoder-only"
+
+
+def test_the_shipped_adapters_are_where_models_says_they_are():
+    from companion.paths import DATA
+
+    assert models.AGENT_ADAPTERS == (models.ADAPTER_DIR, models.CHAIN_ADAPTER_DIR)
+    assert all(folder.parent == DATA / "adapters" for folder in models.AGENT_ADAPTERS)
+    assert models.missing_adapters(models.AGENT_ADAPTERS) == []
+    assert models.missing_adapters([DATA]) == [DATA]  # a folder without adapter_config.json
+
+
+def test_load_finetuned_names_a_folder_without_an_adapter(tmp_path):
+    with pytest.raises(ValueError, match=r"no adapter_config.json in empty/"):
+        models.load_finetuned(tmp_path / "empty")
+    with pytest.raises(ValueError, match="empty sequence"):
+        models.load_finetuned([])

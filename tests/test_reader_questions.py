@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.agent.evaluation import answer_matches, gold_number, normalize
+from companion.agent.evaluation import answer_matches, normalize
 from companion.agent.reader_questions import (
     CATEGORIES,
     EVERYDAY,
@@ -28,6 +28,7 @@ from companion.agent.reader_questions import (
     solve,
 )
 from companion.agent.retrieval import load_knowledge_base
+from companion.numbers import leading_number as gold_number
 
 RECORDS = load_reader_questions()
 FACTS = knowledge_base_facts()

@@ -28,9 +28,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from companion.agent.evaluation import answer_matches, gold_number, normalize
+from companion.agent.evaluation import answer_matches, normalize
 from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import calculate, convert_units
+from companion.numbers import leading_number as gold_number
 
 READER_QUESTIONS = Path(__file__).resolve().parents[2] / "data" / "reader_questions.jsonl"
 CATEGORIES: tuple[str, ...] = ("fact", "conversion", "word_problem", "calculator")

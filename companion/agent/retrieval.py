@@ -42,7 +42,9 @@ from typing import Any
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-KNOWLEDGE_BASE = Path(__file__).resolve().parents[2] / "data" / "knowledge_base" / "passages.jsonl"
+from companion.paths import DATA
+
+KNOWLEDGE_BASE = DATA / "knowledge_base" / "passages.jsonl"
 _FIELDS = ("id", "title", "text", "source")
 #: the weight of the lexical score, lambda in the module docstring
 LEXICAL_WEIGHT = 0.5

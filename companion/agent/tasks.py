@@ -60,12 +60,13 @@ from companion.agent.tools import (
     find_unit,
     format_number,
 )
+from companion.paths import TOOLUSE_DATA
 from companion.toolcall import ToolCall, conversation, system_prompt
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 EXTRA_SPLIT = "train_extra"  # more train tasks, worded with the second-round phrasings only
 FILES: tuple[str, ...] = (*SPLITS, EXTRA_SPLIT)  # every file of the data set, ``<name>.jsonl``
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "tooluse"
+DATA_DIR = TOOLUSE_DATA
 QUERY_WORDS: dict[str, str] = {
     "year": "year",
     "organisation": "organisation",

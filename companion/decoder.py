@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from companion import fastdecode
 from companion.attention import KVCache, MultiHeadAttention, padding_mask, rope_cos_sin
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "top_k", "top_p", "beam")
@@ -274,6 +275,7 @@ class DecoderLM(nn.Module):
         eos_token_id: int | None = None,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        fast: bool = False,
     ) -> Tensor:
         """Extend ``input_ids`` (``(batch, T)``, no padding) by up to ``max_new_tokens`` (ch. 4).
 
@@ -282,9 +284,14 @@ class DecoderLM(nn.Module):
         or ``beam`` (``num_beams`` beams scored by sum log p / length^length_penalty, batch 1,
         as transformers). A row stops at ``eos_token_id`` (default: the config's) and is padded
         with it. ``use_cache=False`` re-reads the whole sequence each step (for comparison).
+        ``fast=True`` runs the same model through :mod:`companion.fastdecode` (fused projections,
+        a static cache): the same tokens, faster; not for beam search or ``use_cache=False``.
         Returns prompt and new tokens, ``(batch, T + n)``.
         """
         self._check_generate(input_ids, max_new_tokens, strategy)
+        if fast and (strategy == "beam" or not use_cache):
+            raise ValueError(f"fast=True decodes greedy and sampled text with a KV cache; got "
+                             f"strategy={strategy!r}, use_cache={use_cache}")
         eos = self.config.eos_token_id if eos_token_id is None else eos_token_id
         if strategy == "beam":
             return self._beam_search(input_ids, max_new_tokens, num_beams, length_penalty, eos)
@@ -292,6 +299,16 @@ class DecoderLM(nn.Module):
             top_k = 50 if top_k is None else top_k
         if strategy == "top_p":
             top_p = 0.9 if top_p is None else top_p
+
+        def choose(logits: Tensor) -> Tensor:
+            """The next token of each row, from its ``(batch, vocab)`` logits."""
+            if strategy == "greedy":
+                return logits.argmax(dim=-1)
+            probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+            return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+        if fast:
+            return fastdecode.decode(self, self._fused(), input_ids, max_new_tokens, choose, eos)
         sequence, past = input_ids, None
         step_input = input_ids
         finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -300,12 +317,7 @@ class DecoderLM(nn.Module):
                 logits, past = self(step_input, past=past, use_cache=True)
             else:
                 logits = self(sequence)
-            logits = logits[:, -1].float()
-            if strategy == "greedy":
-                token = logits.argmax(dim=-1)
-            else:
-                probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            token = choose(logits[:, -1].float())
             if eos is not None:
                 token = token.masked_fill(finished, eos)
                 finished |= token == eos
@@ -314,6 +326,15 @@ class DecoderLM(nn.Module):
             if finished.all():
                 break
         return sequence
+
+    def _fused(self) -> list[fastdecode.FusedBlock]:
+        """The fast path's stacked weights, rebuilt when a weight was replaced or changed."""
+        # Every in-place change (an optimizer step, load_state_dict) bumps a tensor's _version;
+        # .to() or a new Parameter changes its data_ptr. Either makes the stacked copies stale.
+        stamp = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if getattr(self, "_fused_stamp", None) != stamp:
+            self._fused_blocks, self._fused_stamp = fastdecode.fuse(self), stamp
+        return self._fused_blocks
 
     def _beam_search(
         self, input_ids: Tensor, max_new_tokens: int, num_beams: int, length_penalty: float,

@@ -82,9 +82,11 @@ def test_fast_path_returns_only_the_tokens_made_before_every_row_ended():
     hf = tiny_llama(seed=3, eos=5)
     ours = DecoderLM.from_hf(hf)
     ids = torch.randint(6, 64, (1, 4), generator=torch.Generator().manual_seed(0))
-    eos = int(ours.generate(ids, 3, eos_token_id=-1)[0, -1])  # the third greedy token
+    greedy = ours.generate(ids, 3, eos_token_id=-1)[0, 4:].tolist()
+    eos = greedy[2]  # the third greedy token: the run ends at its first occurrence
     got = ours.generate(ids, 20, eos_token_id=eos, fast=True)
-    assert got.shape == (1, 4 + 3) and int(got[0, -1]) == eos
+    assert got.shape == (1, 4 + greedy.index(eos) + 1) and int(got[0, -1]) == eos
+    assert torch.equal(got, ours.generate(ids, 20, eos_token_id=eos))
 
 
 def test_fast_path_refuses_beam_search_and_no_cache():

@@ -5,7 +5,9 @@
 RMSNorm and an LM head tied to the embedding. :meth:`DecoderLM.from_hf` copies the weights of a
 transformers Llama-family model; ``tests/test_decoder.py`` proves the logits and the generated text
 equal transformers'. :meth:`DecoderLM.generate` decodes with a KV cache: greedy, sampling (with
-temperature, top-k, top-p) and beam search.
+temperature, top-k, top-p) and beam search; ``fast=True`` runs the same model through
+:mod:`companion.fastdecode`. The encoder-decoder toy and the character tokenizer of the chapter
+live in :mod:`companion.seq2seq`.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def scaled_dot_product_attention(
         mask = tril if mask is None else mask & tril
 
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = (q @ k.transpose(-2, -1)) * scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., Tq, Tk): every query against every key
     if mask is None:
         weights = scores.softmax(dim=-1)
     else:
@@ -132,8 +132,8 @@ def rope_cos_sin(
     inv_freq = 1.0 / theta ** (
         torch.arange(0, head_dim, 2, dtype=work, device=positions.device) / head_dim
     )
-    angles = positions[..., None].to(work) * inv_freq
-    angles = torch.cat((angles, angles), dim=-1)
+    angles = positions[..., None].to(work) * inv_freq  # (..., T, d/2): one angle per pair
+    angles = torch.cat((angles, angles), dim=-1)  # pair i is (x_i, x_{i+d/2}): same angle twice
     return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
@@ -149,8 +149,8 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
             "the last (head_dim) dimension"
         )
     half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)  # (-x_{i+d/2}, x_i): "rotate_half"
+    return x * cos + rotated * sin  # (x_i cos - x_{i+d/2} sin, x_{i+d/2} cos + x_i sin)
 
 
 class AttentionOutput(NamedTuple):
@@ -259,11 +259,12 @@ class MultiHeadAttention(nn.Module):
                 f"x must be (batch, T, d_model={self.d_model}), got shape {tuple(x.shape)}"
             )
         b, tq, _ = x.shape
-        source = x if context is None else context
+        source = x if context is None else context  # cross-attention reads keys from context
+        # One matrix product per projection for all heads at once, then a free reshape.
         q = self._heads(self.q_proj(x), self.n_heads)
         k = self._heads(self.k_proj(source), self.n_kv_heads)
         v = self._heads(self.v_proj(source), self.n_kv_heads)
-        past = 0 if cache is None else cache[0].shape[-2]
+        past = 0 if cache is None else cache[0].shape[-2]  # tokens already in the cache
         if self.rope_theta is not None:
             if rope is None:
                 if positions is None:
@@ -273,11 +274,11 @@ class MultiHeadAttention(nn.Module):
             if cos.dim() == 3:  # (B, T, d): add the head axis
                 cos, sin = cos[:, None], sin[:, None]
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        if cache is not None:
+        if cache is not None:  # cached keys were rotated at their own positions: just append
             k = torch.cat((cache[0], k), dim=-2)
             v = torch.cat((cache[1], v), dim=-2)
         tk = k.shape[-2]
-        if causal:
+        if causal:  # the tq new queries are the last tq of tk positions: bottom-right aligned
             tril = causal_mask(tq, tk, offset=tk - tq, device=x.device)
             mask = tril if mask is None else mask & tril
 
@@ -292,9 +293,10 @@ class MultiHeadAttention(nn.Module):
                 q.unflatten(1, (self.n_kv_heads, group)), k[:, :, None], v[:, :, None], mask
             )
             out, weights = out.flatten(1, 2), weights.flatten(1, 2)
-        else:
+        else:  # the same numbers (tested) from torch's kernel, which never stores the weights
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=group > 1)
             weights = None
+        # concat(head_1..head_h): back to (B, Tq, h * d_k), then W^O mixes the heads.
         out = self.o_proj(out.transpose(1, 2).reshape(b, tq, self.n_heads * self.head_dim))
         return AttentionOutput(out, weights, (k, v) if use_cache else None)
 

@@ -5,7 +5,9 @@
 RMSNorm and an LM head tied to the embedding. :meth:`DecoderLM.from_hf` copies the weights of a
 transformers Llama-family model; ``tests/test_decoder.py`` proves the logits and the generated text
 equal transformers'. :meth:`DecoderLM.generate` decodes with a KV cache: greedy, sampling (with
-temperature, top-k, top-p) and beam search.
+temperature, top-k, top-p) and beam search; ``fast=True`` runs the same model through
+:mod:`companion.fastdecode`. The encoder-decoder toy and the character tokenizer of the chapter
+live in :mod:`companion.seq2seq`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from companion import fastdecode
 from companion.attention import KVCache, MultiHeadAttention, padding_mask, rope_cos_sin
 
 STRATEGIES: tuple[str, ...] = ("greedy", "sample", "top_k", "top_p", "beam")
@@ -274,6 +277,7 @@ class DecoderLM(nn.Module):
         eos_token_id: int | None = None,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        fast: bool = False,
     ) -> Tensor:
         """Extend ``input_ids`` (``(batch, T)``, no padding) by up to ``max_new_tokens`` (ch. 4).
 
@@ -282,9 +286,14 @@ class DecoderLM(nn.Module):
         or ``beam`` (``num_beams`` beams scored by sum log p / length^length_penalty, batch 1,
         as transformers). A row stops at ``eos_token_id`` (default: the config's) and is padded
         with it. ``use_cache=False`` re-reads the whole sequence each step (for comparison).
+        ``fast=True`` runs the same model through :mod:`companion.fastdecode` (fused projections,
+        a static cache): the same tokens, faster; not for beam search or ``use_cache=False``.
         Returns prompt and new tokens, ``(batch, T + n)``.
         """
         self._check_generate(input_ids, max_new_tokens, strategy)
+        if fast and (strategy == "beam" or not use_cache):
+            raise ValueError(f"fast=True decodes greedy and sampled text with a KV cache; got "
+                             f"strategy={strategy!r}, use_cache={use_cache}")
         eos = self.config.eos_token_id if eos_token_id is None else eos_token_id
         if strategy == "beam":
             return self._beam_search(input_ids, max_new_tokens, num_beams, length_penalty, eos)
@@ -292,6 +301,16 @@ class DecoderLM(nn.Module):
             top_k = 50 if top_k is None else top_k
         if strategy == "top_p":
             top_p = 0.9 if top_p is None else top_p
+
+        def choose(logits: Tensor) -> Tensor:
+            """The next token of each row, from its ``(batch, vocab)`` logits."""
+            if strategy == "greedy":
+                return logits.argmax(dim=-1)
+            probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
+            return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+        if fast:
+            return fastdecode.decode(self, self._fused(), input_ids, max_new_tokens, choose, eos)
         sequence, past = input_ids, None
         step_input = input_ids
         finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -300,12 +319,7 @@ class DecoderLM(nn.Module):
                 logits, past = self(step_input, past=past, use_cache=True)
             else:
                 logits = self(sequence)
-            logits = logits[:, -1].float()
-            if strategy == "greedy":
-                token = logits.argmax(dim=-1)
-            else:
-                probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            token = choose(logits[:, -1].float())
             if eos is not None:
                 token = token.masked_fill(finished, eos)
                 finished |= token == eos
@@ -314,6 +328,15 @@ class DecoderLM(nn.Module):
             if finished.all():
                 break
         return sequence
+
+    def _fused(self) -> list[fastdecode.FusedBlock]:
+        """The fast path's stacked weights, rebuilt when a weight was replaced or changed."""
+        # Every in-place change (an optimizer step, load_state_dict) bumps a tensor's _version;
+        # .to() or a new Parameter changes its data_ptr. Either makes the stacked copies stale.
+        stamp = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if getattr(self, "_fused_stamp", None) != stamp:
+            self._fused_blocks, self._fused_stamp = fastdecode.fuse(self), stamp
+        return self._fused_blocks
 
     def _beam_search(
         self, input_ids: Tensor, max_new_tokens: int, num_beams: int, length_penalty: float,
@@ -403,120 +426,3 @@ def train_lm(
         losses.append(loss.item())
     model.eval()
     return losses
-
-
-class EncoderDecoder(nn.Module):
-    """The original Transformer's layout, tiny: an encoder (bidirectional self-attention) and a
-    decoder whose blocks add encoder-decoder (cross) attention between self-attention and the MLP:
-    ``y = y + CrossAttn(Norm(y), memory)`` (chapter 4). Learned positions, no RoPE."""
-
-    def __init__(self, vocab_size: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 max_len: int = 64) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, d_model)
-        self.position = nn.Embedding(max_len, d_model)
-
-        def block(cross: bool) -> nn.ModuleDict:
-            parts = {"norm1": RMSNorm(d_model), "self_attn": MultiHeadAttention(d_model, n_heads),
-                     "norm2": RMSNorm(d_model), "mlp": SwiGLU(d_model, 4 * d_model)}
-            if cross:
-                parts |= {"norm_x": RMSNorm(d_model),
-                          "cross_attn": MultiHeadAttention(d_model, n_heads)}
-            return nn.ModuleDict(parts)
-
-        self.encoder = nn.ModuleList(block(False) for _ in range(n_layers))
-        self.decoder = nn.ModuleList(block(True) for _ in range(n_layers))
-        self.encoder_norm = RMSNorm(d_model)
-        self.norm = RMSNorm(d_model)
-        self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
-
-    def _embed(self, ids: Tensor) -> Tensor:
-        if ids.shape[1] > self.position.num_embeddings:
-            raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds max_len="
-                             f"{self.position.num_embeddings}")
-        return self.embed(ids) + self.position(torch.arange(ids.shape[1], device=ids.device))
-
-    def forward(self, source: Tensor, target: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Logits ``(B, T_target, vocab)`` for the next target tokens, and each decoder layer's
-        cross-attention weights ``(B, heads, T_target, T_source)``."""
-        memory = self._embed(source)
-        for blk in self.encoder:
-            memory = memory + blk["self_attn"](blk["norm1"](memory)).output
-            memory = memory + blk["mlp"](blk["norm2"](memory))
-        memory = self.encoder_norm(memory)
-        y, cross = self._embed(target), []
-        for blk in self.decoder:
-            y = y + blk["self_attn"](blk["norm1"](y), causal=True).output
-            attended = blk["cross_attn"](blk["norm_x"](y), context=memory, need_weights=True)
-            y = y + attended.output
-            cross.append(attended.weights)
-            y = y + blk["mlp"](blk["norm2"](y))
-        return self.lm_head(self.norm(y)), cross
-
-
-class CharTokenizer:
-    """Characters as tokens: the simplest tokenizer, for pretraining in miniature (chapter 4)."""
-
-    def __init__(self, text: str) -> None:
-        if not text:
-            raise ValueError("CharTokenizer needs a non-empty text to collect its characters")
-        self.chars = sorted(set(text))
-        self.index = {c: i for i, c in enumerate(self.chars)}
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> Tensor:
-        """Token ids of ``text``; characters never seen raise ValueError."""
-        unknown = sorted(set(text) - self.index.keys())
-        if unknown:
-            raise ValueError(f"characters not in the vocabulary: {unknown[:10]}")
-        return torch.tensor([self.index[c] for c in text], dtype=torch.long)
-
-    def decode(self, ids: Tensor | list[int]) -> str:
-        return "".join(self.chars[i] for i in (ids.tolist() if isinstance(ids, Tensor) else ids))
-
-
-REVERSAL_BOS = 0
-"""Start symbol of the reversal task; the symbols to reverse are 1..n_symbols."""
-
-
-def reversal_batch(
-    batch_size: int, length: int, n_symbols: int, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """A toy translation task: ``source`` random symbols, ``target`` the same reversed."""
-    source = torch.randint(1, n_symbols + 1, (batch_size, length), generator=generator)
-    return source, source.flip(1)
-
-
-def train_reversal(
-    model: EncoderDecoder, steps: int, length: int, n_symbols: int, batch_size: int = 64,
-    lr: float = 3e-3, generator: torch.Generator | None = None,
-) -> list[float]:
-    """Teacher forcing: the decoder reads ``[BOS] + target[:-1]`` and predicts ``target``."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for _ in range(steps):
-        source, target = reversal_batch(batch_size, length, n_symbols, generator)
-        decoder_in = F.pad(target[:, :-1], (1, 0), value=REVERSAL_BOS)
-        logits, _ = model(source, decoder_in)
-        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def greedy_translate(model: EncoderDecoder, source: Tensor) -> tuple[Tensor, list[Tensor]]:
-    """Decode as many tokens as ``source`` has, greedily; returns them and the last step's
-    cross-attention weights of every decoder layer."""
-    out = torch.full((source.shape[0], 1), REVERSAL_BOS, dtype=torch.long, device=source.device)
-    for _ in range(source.shape[1]):
-        logits, cross = model(source, out)
-        out = torch.cat((out, logits[:, -1:].argmax(-1)), dim=1)
-    return out[:, 1:], cross

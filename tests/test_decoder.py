@@ -15,17 +15,13 @@ from transformers.generation.logits_process import (
 
 from companion.decoder import (
     STRATEGIES,
-    CharTokenizer,
     DecoderConfig,
     DecoderLM,
-    EncoderDecoder,
     cache_bytes,
     filter_logits,
-    greedy_translate,
-    reversal_batch,
     train_lm,
-    train_reversal,
 )
+from companion.seq2seq import CharTokenizer
 
 
 def tiny_llama(seed: int = 0, n_kv_heads: int = 2, eos: int = 2) -> LlamaForCausalLM:
@@ -153,9 +149,11 @@ def test_filter_logits_rejects_bad_settings(kwargs, fragment):
 
 def test_generate_rejects_bad_requests_with_clear_messages():
     ours = DecoderLM.from_hf(tiny_llama())  # max_seq_len = 64
-    with pytest.raises(ValueError, match="at least|T >= 1 token"):
+    empty = r"the prompt must be \(batch, T\) with T >= 1 token, got shape \(1, 0\)"
+    with pytest.raises(ValueError, match=empty):
         ours.generate(torch.zeros(1, 0, dtype=torch.long), 5)
-    with pytest.raises(ValueError, match=r"60 \+ .*\(10\) = 70 exceeds max_seq_len=64|exceeds"):
+    too_long = r"prompt \(60 tokens\) \+ max_new_tokens \(10\) = 70 exceeds max_seq_len=64"
+    with pytest.raises(ValueError, match=too_long):
         ours.generate(torch.zeros(1, 60, dtype=torch.long), 10)
     with pytest.raises(ValueError, match=r"unknown strategy 'nucleus'; expected one of"):
         ours.generate(torch.zeros(1, 3, dtype=torch.long), 5, strategy="nucleus")
@@ -183,13 +181,6 @@ def test_config_rejects_nonsense():
         DecoderConfig(vocab_size=10, d_model=8, n_layers=0, n_heads=2, d_ff=16)
 
 
-def test_char_tokenizer_round_trips_and_rejects_unknown_characters():
-    chars = CharTokenizer("hello world")
-    assert chars.vocab_size == 8 and chars.decode(chars.encode("low hello")) == "low hello"
-    with pytest.raises(ValueError, match=r"not in the vocabulary: \['z'\]"):
-        chars.encode("zero")
-
-
 def test_train_lm_learns_a_repeating_text():
     chars = CharTokenizer("abcdefgh")
     data = chars.encode("abcdefgh" * 40)
@@ -202,21 +193,6 @@ def test_train_lm_learns_a_repeating_text():
     assert chars.decode(out[0]) == "abcdefghabc"
     with pytest.raises(ValueError, match="longer than seq_len"):
         train_lm(tiny, data[:10], steps=1, seq_len=16)
-
-
-def test_encoder_decoder_cross_attention_learns_to_reverse():
-    torch.manual_seed(0)
-    model = EncoderDecoder(vocab_size=6, d_model=32, n_heads=2, n_layers=1, max_len=8)
-    source, target = reversal_batch(4, 5, 5, torch.Generator().manual_seed(1))
-    assert torch.equal(target, source.flip(1)) and source.min() >= 1
-    logits, cross = model(source, target)
-    assert logits.shape == (4, 5, 6) and cross[0].shape == (4, 2, 5, 5)
-    torch.testing.assert_close(cross[0].sum(-1), torch.ones(4, 2, 5))
-    train_reversal(model, steps=120, length=5, n_symbols=5,
-                   generator=torch.Generator().manual_seed(0))
-    source, target = reversal_batch(200, 5, 5, torch.Generator().manual_seed(2))
-    predicted, _ = greedy_translate(model, source)
-    assert (predicted == target).float().mean() > 0.9
 
 
 @pytest.mark.slow

@@ -100,6 +100,27 @@ def test_page_renders_cleanly(page, site_url, name):
     assert not errors, f"console errors: {errors}"
 
 
+MACHINE_PATH = re.compile(r"(/root/|/home/\w+/|/work/|site-packages|/\.venv/)")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_page_shows_a_path_of_the_build_machine(name):
+    """A warning or error that names the build machine's files (a venv path, a home folder) must
+    not reach a reader, nor the search index."""
+    soup = BeautifulSoup((HTML / name).read_text(encoding="utf-8"), "html.parser")
+    article = soup.find("article") or soup
+    hits = sorted({m.group(0) for m in MACHINE_PATH.finditer(article.get_text())})
+    assert not hits, f"{name} shows machine paths: {hits}"
+
+
+def test_flags_keep_their_two_hyphens():
+    """`--cpu` is not typeset as an en dash anywhere (smartquotes_action leaves dashes alone)."""
+    dashed = [name for name in PAGES
+              if re.search(r"\u2013(cpu|multi_gpu|no-deps|min-confidence|trace)\b",
+                           (HTML / name).read_text(encoding="utf-8"))]
+    assert not dashed, f"flags shown with an en dash in: {dashed}"
+
+
 def test_search_finds_a_term_from_the_attention_chapter(page, site_url):
     page.goto(f"{site_url}/search.html?q=softmax", wait_until="networkidle")
     page.wait_for_selector("#search-results li", timeout=20_000)

@@ -68,7 +68,7 @@ bench: setup
 assignments: setup
 	$(PY) -m companion.teaching.notebooks student
 
-# The "Launch in local JupyterLab" button on each chapter page opens this server.
+# JupyterLab on this folder, for reading and running the chapters (book/setup.md, "Get the code").
 lab: setup
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.port=8888 --ServerApp.root_dir=$(CURDIR)
 

@@ -5,8 +5,9 @@ Nothing on the badge is typed in. While Sphinx reads a notebook, myst-nb execute
 child (``VmHWM`` in ``/proc/<pid>/status``, the kernel's own high-water mark). The run time is
 myst-nb's execution record (from jupyter-cache, so it survives cached rebuilds); the peak memory
 of a cached notebook is read back from ``_build/runstats.json``, written when it last ran. The
-badge also names the profile the page was built with and links to the notebook and to a local
-JupyterLab.
+badge also names the profile the page was built with and links to the notebook, to the
+download-all archive (``download_all.py``) and to the setup page's instructions for running a
+chapter locally; it never links to a server the reader may not have.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
         return
     notebook = pagename.split("/")[-1] + ".ipynb"
     depth = pagename.count("/")
-    download = "../" * depth + f"_sources/{pagename}.ipynb"
+    root = "../" * depth
+    download = f"{root}_sources/{pagename}.ipynb"
     peak = f"{record['peak_mb']:,} MB" if record.get("peak_mb") else "n/a (cached)"
     badge = (
         '<div class="runstats-badge" role="note" aria-label="How this page was built">'
@@ -122,15 +124,21 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
         f'▦ Peak memory: <strong>{peak}</strong></span>'
         f'<span class="runstats-item" title="The hardware profile (profile.yml or BOOK_PROFILE)">'
         f'⚙ Profile: <strong>{record.get("profile", "cpu")}</strong></span>'
-        f'<a class="runstats-item" href="{download}" download="{notebook}">⬇ Download notebook</a>'
-        f'<a class="runstats-item" href="http://localhost:8888/lab/tree/notebooks/{notebook}" '
-        f'title="Run `make lab` in the repository first">▶ Launch in local JupyterLab</a>'
+        f'<a class="runstats-item" href="{download}" download="{notebook}" '
+        f'title="This chapter as a Jupyter notebook">⬇ Download notebook</a>'
+        f'<a class="runstats-item" href="{root}{app.config.download_all_name}" '
+        f'title="Everything needed to run the book: notebooks, companion package, data, '
+        f'Makefile">⬇ Download all (zip)</a>'
+        f'<a class="runstats-item" href="{root}book/setup.html#get-the-code" '
+        f'title="Download, two commands, then open this chapter in JupyterLab on your machine">'
+        f'▶ Run it on your machine</a>'
         "</div>"
     )
     context["body"] = badge + context["body"]
 
 
 def setup(app: Sphinx) -> dict:
+    app.setup_extension("download_all")  # the badge links to its archive
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
     app.connect("html-page-context", _on_page_context)

@@ -6,6 +6,7 @@ typo in a CSV fails a test instead of silently bending a figure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -57,30 +58,65 @@ def family_share(models: pd.DataFrame, since: int) -> pd.Series:
     return recent["family"].value_counts(normalize=True).reindex(FAMILIES, fill_value=0.0)
 
 
-def plot_timeline(milestones: pd.DataFrame, ax=None):
-    """A horizontal timeline: one labelled tick per milestone, alternating above and below."""
+def label_rows(years: Sequence[float], top: float, bottom: float) -> list[float]:
+    """Where each milestone's label goes on a vertical timeline: evenly spaced rows from ``top``
+    to ``bottom`` (in years), in the milestones' order.
+
+    Dates cluster (nine of them after 2012) but rows cannot: each label gets its own row and a
+    leader line to its date. Because both the dates and the rows are in order, no two leader
+    lines cross.
+    """
+    years = list(years)
+    if any(b < a for a, b in zip(years, years[1:], strict=False)):
+        raise ValueError(f"years must be in chronological order, got {years}")
+    if len(years) == 1:
+        return [(top + bottom) / 2]
+    step = (bottom - top) / (len(years) - 1)
+    return [top + i * step for i in range(len(years))]
+
+
+def plot_timeline(milestones: pd.DataFrame, ax=None, wrap: int = 44):
+    """A vertical timeline: the year axis on the left, one row per milestone on the right,
+    joined by a leader line from its date to its label; colour marks the era.
+
+    Labels never overlap (``tests/test_history.py`` measures their boxes) and are set large
+    enough to read at page width and on a phone.
+    """
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(11, 5.5))
+        _, ax = plt.subplots(figsize=(6.4, 9.0))
+    years = milestones["year"].tolist()
+    top, bottom = years[0] - 2, years[-1] + 2
+    rows = label_rows(years, top, bottom)
     eras = list(dict.fromkeys(milestones["era"]))
     colors = dict(zip(eras, plt.get_cmap("tab10").colors, strict=False))
-    ax.axhline(0, color="black", linewidth=1)
-    for i, row in enumerate(milestones.itertuples()):
-        height = (1 + (i % 3) * 0.55) * (1 if i % 2 == 0 else -1)
-        ax.vlines(row.year, 0, height, color=colors[row.era], linewidth=1)
-        ax.scatter([row.year], [0], color=colors[row.era], zorder=3)
-        ax.annotate(f"{row.year}: {row.event}", (row.year, height), fontsize=7.5,
-                    ha="center", va="bottom" if height > 0 else "top", wrap=True)
-    for era, color in colors.items():
-        ax.scatter([], [], color=color, label=era)
-    ax.legend(loc="lower left", fontsize=8, title="era")
-    ax.set_ylim(-2.9, 2.9)
-    ax.set_yticks([])
-    ax.set_xlabel("year")
-    ax.set_title("Eighty years from a logical neuron to a chat model on a laptop")
-    for side in ("left", "right", "top"):
+    for era in eras:
+        span = milestones[milestones["era"] == era]["year"]
+        ax.plot([0, 0], [span.min(), span.max()], color=colors[era], linewidth=6,
+                solid_capstyle="round", alpha=0.45, label=era)
+    for row, y_label in zip(milestones.itertuples(), rows, strict=True):
+        color = colors[row.era]
+        ax.plot([0, 0.25, 0.6], [row.year, row.year, y_label], color=color, linewidth=1)
+        ax.scatter([0], [row.year], color=color, s=22, zorder=3)
+        ax.text(0.65, y_label, str(row.year), va="center", ha="left", fontsize=10.5,
+                fontweight="bold")
+        event = textwrap.fill(row.event, wrap, break_on_hyphens=False)
+        ax.text(1.25, y_label, event, va="center", ha="left", fontsize=10.5, linespacing=1.1)
+    ax.set_xlim(-0.35, 5.2)
+    ax.set_ylim(bottom + 1, top - 1)  # time runs downwards
+    ax.set_yticks(range(10 * (years[0] // 10), years[-1] + 1, 10))
+    ax.tick_params(axis="y", labelsize=10)
+    ax.set_xticks([])
+    ax.set_ylabel("year")
+    for side in ("right", "top", "bottom"):
         ax.spines[side].set_visible(False)
+    ax.legend(title="era", loc="upper left", fontsize=9.5, title_fontsize=9.5, frameon=False,
+              bbox_to_anchor=(0.0, 0.0), ncol=3)
+    ax.set_title("Eighty years from a logical neuron to a chat model on a laptop", fontsize=12,
+                 pad=14)
     return ax
 
 

@@ -12,6 +12,29 @@ from bs4 import BeautifulSoup
 from .conftest import HTML, SCREENSHOTS, pages
 
 PAGES = pages()
+CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
+DESKTOP, PHONE = 1400, 390
+
+# Elements of a code cell (its input, its outputs) that scroll sideways: a box that shows a
+# scroll bar because its content is wider than the box.
+SCROLLING_IN_CELLS = """() => Array.from(document.querySelectorAll('article div.cell *'))
+  .filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
+                && el.scrollWidth > el.clientWidth + 1)
+  .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 70))"""
+
+# A display equation is clipped when its content is wider than its box and the reader cannot
+# scroll to the rest, or when the box itself runs off the screen. Scrolling is tried, not assumed.
+CLIPPED_EQUATIONS = """() => Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+  .filter(el => {
+    const box = el.getBoundingClientRect();
+    if (box.right > window.innerWidth + 1 || box.left < -1) return true;
+    if (el.scrollWidth <= el.clientWidth + 1) return false;
+    el.scrollLeft = el.scrollWidth;
+    const scrolled = el.scrollLeft > 0;
+    el.scrollLeft = 0;
+    return !scrolled;
+  })
+  .map(el => (el.getAttribute('aria-label') || el.textContent).slice(0, 70))"""
 
 
 def _ids(path: Path) -> set[str]:
@@ -76,9 +99,26 @@ def test_page_renders_cleanly(page, site_url, name):
     assert "Traceback (most recent call last)" not in body, "a traceback is shown on the page"
     assert not errors, f"console errors: {errors}"
 
-    if name.startswith("notebooks/"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / (Path(name).stem + ".png")))
+
+MACHINE_PATH = re.compile(r"(/root/|/home/\w+/|/work/|site-packages|/\.venv/)")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_page_shows_a_path_of_the_build_machine(name):
+    """A warning or error that names the build machine's files (a venv path, a home folder) must
+    not reach a reader, nor the search index."""
+    soup = BeautifulSoup((HTML / name).read_text(encoding="utf-8"), "html.parser")
+    article = soup.find("article") or soup
+    hits = sorted({m.group(0) for m in MACHINE_PATH.finditer(article.get_text())})
+    assert not hits, f"{name} shows machine paths: {hits}"
+
+
+def test_flags_keep_their_two_hyphens():
+    """`--cpu` is not typeset as an en dash anywhere (smartquotes_action leaves dashes alone)."""
+    dashed = [name for name in PAGES
+              if re.search(r"\u2013(cpu|multi_gpu|no-deps|min-confidence|trace)\b",
+                           (HTML / name).read_text(encoding="utf-8"))]
+    assert not dashed, f"flags shown with an en dash in: {dashed}"
 
 
 def test_search_finds_a_term_from_the_attention_chapter(page, site_url):
@@ -86,3 +126,55 @@ def test_search_finds_a_term_from_the_attention_chapter(page, site_url):
     page.wait_for_selector("#search-results li", timeout=20_000)
     hrefs = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
     assert any(re.search(r"notebooks/03_attention\.html", h) for h in hrefs), hrefs
+
+
+def _open_chapter(page, site_url: str, name: str, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{site_url}/{name}", wait_until="networkidle")
+    if page.locator(".math").count():
+        page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
+        page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+
+
+def _screenshot(page, name: str, width: int) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}_{width}px.png"), full_page=True)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_code_cell_or_output_scrolls_sideways_at_desktop_width(page, site_url, name):
+    """At 1400 px every line of code and every output fits the text column (they wrap)."""
+    _open_chapter(page, site_url, name, DESKTOP)
+    _screenshot(page, name, DESKTOP)
+    scrolling = page.evaluate(SCROLLING_IN_CELLS)
+    assert not scrolling, f"{len(scrolling)} cell parts scroll sideways: {scrolling[:10]}"
+    page_width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert page_width <= DESKTOP, f"the page is {page_width} px wide in a {DESKTOP} px window"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_display_equation_is_clipped_on_a_phone(page, site_url, name):
+    """At 390 px a wide equation scrolls inside its box; nothing is cut off, the page does not
+    scroll sideways."""
+    _open_chapter(page, site_url, name, PHONE)
+    _screenshot(page, name, PHONE)
+    clipped = page.evaluate(CLIPPED_EQUATIONS)
+    assert not clipped, f"{len(clipped)} display equations are clipped: {clipped}"
+    page_width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert page_width <= PHONE, f"the page is {page_width} px wide in a {PHONE} px window"
+
+
+def test_gpu_cells_are_marked(page, site_url):
+    """A GPU-only cell (tag `gpu`) is visibly marked, and its skip line is shown."""
+    checked = 0
+    for name in CHAPTERS:
+        if 'tag_gpu' not in (HTML / name).read_text(encoding="utf-8"):
+            continue
+        _open_chapter(page, site_url, name, DESKTOP)
+        cell = page.locator("div.cell.tag_gpu").first
+        badge = cell.evaluate("el => getComputedStyle(el, '::before').content")
+        border = cell.evaluate("el => getComputedStyle(el).borderLeftWidth")
+        assert "GPU" in badge and border != "0px", (name, badge, border)
+        assert "[skipped]" in cell.inner_text(), f"{name}: the GPU cell shows no skip line"
+        checked += 1
+    assert checked, "no chapter has a GPU cell to check"

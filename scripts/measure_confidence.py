@@ -20,9 +20,9 @@ import time
 from tqdm.auto import tqdm
 
 from companion.agent import build_default_agent, evaluate_agent
-from companion.agent.tasks import load_split
 from companion.files import write_json_atomically
 from companion.paths import DATA
+from companion.tooluse import load_split
 
 RESULTS = DATA / "agent_confidence.json"
 

@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "companion"
 #: the tool-use data set (the lead's, moving to companion/tooluse): the agent never imports it
-DATA_SET = ("companion.agent.tasks", "companion.agent.extra_phrasings", "companion.tooluse")
+DATA_SET = ("companion.tooluse",)
 MAX_LINES = 500
 
 

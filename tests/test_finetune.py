@@ -258,10 +258,10 @@ def test_load_tooluse_reads_each_split_with_datasets(data_dir):
     assert len(ft.load_tooluse(data_dir, splits=["train"], limit=3)["train"]) == 3
     with pytest.raises(ValueError, match="splits"):
         ft.load_tooluse(data_dir, splits=["dev"])
-    with pytest.raises(ValueError, match=r"no data file for splits \['train_extra'\]"):
-        ft.load_tooluse(data_dir, splits=["train", ft.EXTRA_SPLIT])  # a known name, no file
-    extra = ft.load_tooluse(ft.DATA_DIR, splits=[ft.EXTRA_SPLIT], limit=2)[ft.EXTRA_SPLIT]
-    assert extra["id"] == ["train_extra-00000", "train_extra-00001"]
+    with pytest.raises(ValueError, match=r"no data file for splits \['heldout'\]"):
+        ft.load_tooluse(data_dir, splits=["train", "heldout"])  # a known name, no file here
+    heldout = ft.load_tooluse(ft.DATA_DIR, splits=["heldout"], limit=2)["heldout"]
+    assert heldout["id"] == ["heldout-00000", "heldout-00001"]
 
 
 # ---------------------------------------------------------------- evaluation
@@ -555,43 +555,6 @@ def test_tool_calls_counts_the_calls_that_answer_the_last_user_turn():
     assert ft.tool_calls(broken) == 0
 
 
-def test_add_extra_train_appends_the_first_n_extra_records_to_train():
-    data = ft.load_tooluse(ft.DATA_DIR, splits=("train", ft.EXTRA_SPLIT), limit=5)
-    for bad in (0, 6):
-        with pytest.raises(ValueError, match="between 1 and 5"):
-            ft.add_extra_train(data, bad)
-    train_ids = data["train"]["id"]
-    pooled = ft.add_extra_train(data, 3)
-    assert list(pooled) == ["train"]
-    assert pooled["train"]["id"] == [*train_ids, *(f"train_extra-{k:05d}" for k in range(3))]
-    with pytest.raises(ValueError, match="must hold"):
-        ft.add_extra_train(pooled, 1)
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(1, 4), st.integers(0, 3), st.integers(0, 10))
-def test_chain_mix_draws_that_many_of_each_kind_once_and_the_same_for_a_seed(
-    per_kind, seed, others
-):
-    from datasets import Dataset
-
-    rows = [chain_record(i) if i % 3 == 0 else calc_record(i) for i in range(15)]  # 5 chains
-    data = Dataset.from_list(rows)
-    mixed = ft.chain_mix(data, per_kind, seed)
-    ids = mixed["id"]
-    assert len(ids) == len(set(ids)) == 2 * per_kind
-    assert sum(i.startswith("chain") for i in ids) == per_kind  # from the ids, not tool_calls
-    assert ft.chain_mix(data, per_kind, seed)["id"] == ids
-    ratio = ft.chain_mix(data, per_kind, seed, others=others)["id"]
-    assert len(ratio) == len(set(ratio)) == per_kind + others
-    chains = sorted(i for i in ratio if i.startswith("chain"))
-    assert chains == sorted(i for i in ids if i.startswith("chain"))  # others do not move them
-    with pytest.raises(ValueError, match="5 chains and 10 others"):
-        ft.chain_mix(data, 6, seed)
-    with pytest.raises(ValueError, match="got 1 and 11"):
-        ft.chain_mix(data, 1, seed, others=11)
-
-
 @pytest.fixture(scope="module")
 def two_adapters(tmp_path_factory) -> list[Path]:
     """Two random rank-4 adapters for SmolLM2's q_proj and v_proj, saved like save_adapter does."""
@@ -685,46 +648,15 @@ def test_training_with_a_decision_weight_feeds_the_weights_to_the_loss(
     assert seen[2:] and set(seen[2:]) == {None}  # the evaluation loss is the plain one
 
 
-def test_with_other_order_reorders_that_share_of_the_reorderable_chains_only():
-    from companion.agent.tasks import REORDERABLE, other_order
-
-    data = ft.load_tooluse(ft.DATA_DIR, splits=("train",), limit=300)["train"]
-    movable = [i for i, t in enumerate(data["template"]) if t.split("/")[0] in REORDERABLE]
-    assert len(movable) >= 10
-
-    def moved(dataset) -> list[int]:
-        return [i for i in range(len(data)) if dataset[i]["messages"] != data[i]["messages"]]
-
-    assert moved(ft.with_other_order(data, 0.0)) == []
-    everything = ft.with_other_order(data, 1.0)
-    assert moved(everything) == movable
-    for i in movable[:3]:
-        assert everything[i]["messages"] == other_order(data[i])["messages"]
-        assert everything[i]["tool"] == "+".join(c["name"] for c in other_order(data[i])["calls"])
-    half = moved(ft.with_other_order(data, 0.5, seed=1))
-    assert len(half) == round(0.5 * len(movable)) and set(half) < set(movable)
-    assert moved(ft.with_other_order(data, 0.5, seed=1)) == half
-    assert moved(ft.with_other_order(data, 0.5, seed=2)) != half
-    with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
-        ft.with_other_order(data, 1.5)
-
-
-def test_train_adapter_refuses_other_order_without_a_chain_mix(load_script, capsys):
-    script = load_script("scripts/train_adapter.py")
-    assert script.parse_args(["--chain-mix", "4", "--other-order", "0.5"]).other_order == 0.5
-    with pytest.raises(SystemExit):
-        script.parse_args(["--other-order", "0.5"])
-    assert "--other-order needs --chain-mix" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------- the package's shape (issue 29)
 
 
 def test_finetune_imports_nothing_from_the_agent():
     """Imports point down: loading every finetune module in a fresh interpreter pulls in no
-    ``companion.agent`` module (``with_other_order``'s marked function-level import aside)."""
+    ``companion.agent`` module and not the data set's generator."""
     code = ("import sys, companion.finetune, companion.finetune.data, companion.finetune.evaluate; "
-            "print(sorted(m for m in sys.modules if m.startswith('companion.agent')))")
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith(('companion.agent', 'companion.tooluse'))))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120, check=True)
@@ -733,10 +665,10 @@ def test_finetune_imports_nothing_from_the_agent():
 
 def test_finetune_names_the_files_the_data_set_writes():
     """The file names finetune reads by default are the ones the tool-use generator writes."""
-    from companion.agent import tasks
+    from companion import tooluse
 
-    assert ft.DATA_DIR == tasks.DATA_DIR
-    assert ft.SPLITS == tasks.SPLITS and ft.EXTRA_SPLIT == tasks.EXTRA_SPLIT
+    assert ft.DATA_DIR == tooluse.DATA_DIR
+    assert ft.SPLITS == tooluse.SPLITS
 
 
 def test_the_adapter_names_stay_importable_from_finetune():

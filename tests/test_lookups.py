@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from companion.agent.lookups import knowledge_base_names, stated_names, unsearched_names
 from companion.agent.retrieval import Passage, load_knowledge_base
-from companion.agent.tasks import DATA_DIR
+from companion.paths import TOOLUSE_DATA as DATA_DIR
 from companion.toolcall import ToolCall
 
 NAMES = knowledge_base_names()
@@ -89,7 +89,7 @@ def test_unsearched_names_by_hand():
     assert unsearched_names("When was AdamW?", [calc], NAMES) == ["adamw"]
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "test"])
+@pytest.mark.parametrize("split", ["train", "validation", "test", "heldout"])
 def test_every_gold_solution_searches_each_name_before_any_other_call(split):
     """The data property the check relies on: in the shipped tasks no reference call other than
     search comes while a name the task states is unsearched (a correct solution is never held)."""

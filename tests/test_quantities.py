@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from companion.agent.quantities import stated_quantities, unused_quantities
-from companion.agent.tasks import DATA_DIR
+from companion.paths import TOOLUSE_DATA as DATA_DIR
 from companion.toolcall import ToolCall
 
 
@@ -69,15 +69,15 @@ def test_unused_quantities_by_hand():
     assert unused_quantities("Round 1 once.", [ToolCall("x", {"flag": True})]) == [1]
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "test"])
-def test_every_gold_solution_uses_every_stated_quantity(split):
-    """The data property the check relies on: in all 3,400 shipped tasks the reference calls use
-    every number the task states (the check would hold back a correct solution otherwise)."""
-    path = DATA_DIR / f"{split}.jsonl"
+def test_the_quantity_check_would_hold_back_right_answers_to_real_kinds_of_question():
+    """Why the check is off by default: word problems often state numbers that do not matter, so
+    "every stated number is used" is false of the shipped data's own gold solutions (it was true of
+    an earlier generator by construction, and never of readers' questions)."""
     missed = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in (DATA_DIR / "train.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         calls = [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
         if unused_quantities(record["task"], calls):
             missed.append(record["task"])
-    assert missed == []
+    assert len(missed) >= 100
+    assert any("years old" in task or "degrees outside" in task for task in missed)

@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from companion.agent.loop import Memory
+from companion.agent.memory import Memory
 from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import (
     SearchIndex,
@@ -50,14 +50,14 @@ from companion.agent.tools import (
     default_tools,
     format_number,
 )
+from companion.paths import TOOLUSE_DATA
 from companion.toolcall import ToolCall, conversation, system_prompt
 from companion.tooluse.frames import Frame, FrameError, frame_from_dict, lexicon_values
 from companion.tooluse.grammar import realise
 from companion.tooluse.spoken import say_number
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test", "heldout")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT / "data" / "tooluse"
+DATA_DIR = TOOLUSE_DATA
 GRAMMAR_DIR = DATA_DIR / "grammar"
 MEMORY_MODES: tuple[str, ...] = ("conversation", "retrieval", "both")
 

@@ -119,32 +119,53 @@ def cache_is_valid(folder: Path, source: dict[str, object] | None = None) -> boo
         return False
 
 
-def _convert_smollm2(gguf: Path, target: Path) -> None:
-    """Dequantise the GGUF file into a transformers folder at ``target`` (atomically)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def save_model_folder(model, tokenizer, target: Path, source: dict) -> None:
+    """Save ``model`` and ``tokenizer`` as a transformers folder at ``target``, atomically.
 
+    Written into a temporary folder beside ``target``, then stamped with ``source`` (the manifest
+    :func:`cache_is_valid` checks, written last, so its presence marks a complete folder) and
+    renamed into place; on any error the temporary folder is removed and ``target`` is untouched.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
-        # The weights are already dequantised to float32, but the model still carries the GGUF
-        # quantizer, which makes save_pretrained and Trainer refuse it. Drop it.
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        _write_manifest(tmp, _source_stamp(gguf))  # last: its presence marks a complete folder
+        with _quiet_loading():  # no progress bar for a one-file write
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        _write_manifest(tmp, source)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_model_folder(folder: Path):
+    """The float32 causal LM and tokenizer saved in ``folder``, loaded quietly."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    return model, tokenizer
+
+
+def _convert_smollm2(gguf: Path, target: Path) -> None:
+    """Dequantise the GGUF file into a transformers folder at ``target`` (atomically)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    # The weights are already dequantised to float32, but the model still carries the GGUF
+    # quantizer, which makes save_pretrained and Trainer refuse it. Drop it.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    save_model_folder(model, tokenizer, target, _source_stamp(gguf))
 
 
 def prepare_smollm2(force: bool = False) -> Path:

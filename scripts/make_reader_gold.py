@@ -17,7 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from companion.agent.evaluation import gold_number
 from companion.agent.reader_questions import (
     READER_QUESTIONS,
     gold_problem,
@@ -25,6 +24,7 @@ from companion.agent.reader_questions import (
     load_reader_questions,
     solve,
 )
+from companion.numbers import leading_number as gold_number
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:

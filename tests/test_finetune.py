@@ -252,8 +252,10 @@ def test_model_loss_is_mean_cross_entropy_over_labelled_next_tokens(tokenizer):
 
 
 def test_load_tooluse_reads_each_split_with_datasets(data_dir):
-    data = ft.load_tooluse(data_dir)
+    data = ft.load_tooluse(data_dir, splits=["train", "validation", "test"])
     assert {k: len(v) for k, v in data.items()} == {"train": 8, "validation": 4, "test": 4}
+    with pytest.raises(ValueError, match=r"no data file for splits \['heldout'\]"):
+        ft.load_tooluse(data_dir)  # the default asks for every split, held-out frames included
     assert data["train"][1]["messages"] == RECORDS[1]["messages"]
     assert len(ft.load_tooluse(data_dir, splits=["train"], limit=3)["train"]) == 3
     with pytest.raises(ValueError, match="splits"):

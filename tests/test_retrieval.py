@@ -1,4 +1,4 @@
-"""Search over the shipped knowledge base: MiniLM embeddings plus character n-grams (chapter 7)."""
+"""Search over the shipped knowledge base: MiniLM embeddings of spelling-corrected queries."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from companion.agent.retrieval import (
-    LEXICAL_WEIGHT,
     Passage,
     RetrievalIndex,
     embed,
@@ -21,6 +20,7 @@ from companion.agent.retrieval import (
     name_queries,
     top1_accuracy,
 )
+from companion.agent.spelling import SpellingCorrector, edit_distance, words
 from companion.agent.tools import search_tool
 
 
@@ -120,22 +120,13 @@ def test_search_finds_the_passage_for_paraphrased_queries(index, query, expected
 
 
 @pytest.mark.slow
-def test_scores_mix_embedding_and_character_ngram_cosines(index):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
-
+def test_scores_are_minilm_cosines_of_the_corrected_query(index):
     query = "rotary posiiton embeding"
-    dense = index.dense_scores(query)
-    vector = embed([query], index.model, index.tokenizer)[0]
+    assert index.correct(query) == "rotary position embedding"
+    vector = embed([index.correct(query)], index.model, index.tokenizer)[0]
     reference = torch.nn.functional.cosine_similarity(index.embeddings, vector[None, :], dim=-1)
-    torch.testing.assert_close(dense, reference, atol=1e-5, rtol=1e-5)
-    names = [f"{p.subject} {p.title}".strip() for p in index.passages]
-    ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(names)
-    lexical = cosine_similarity(ngrams.transform(names), ngrams.transform([query]))[:, 0]
-    torch.testing.assert_close(index.lexical_scores(query), torch.from_numpy(lexical).float(),
-                               atol=1e-6, rtol=1e-6)
-    assert index.lexical_weight == LEXICAL_WEIGHT == 0.5
-    torch.testing.assert_close(index.scores(query), 0.5 * dense + 0.5 * index.lexical_scores(query))
+    torch.testing.assert_close(index.scores(query), reference, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(index.scores([query, "LoRA"])[0], reference, atol=1e-5, rtol=1e-5)
     assert index.search(query, k=1)[0].passage.id == "rope"
 
 
@@ -145,14 +136,14 @@ def test_misspelt_names_find_their_passage_once_spelling_counts(index):
     passages = load_knowledge_base()
     plain, typos = name_queries(passages), name_queries(passages, misspellings=2, seed=1)
     dense = copy.copy(index)
-    dense.lexical_weight = 0.0
+    dense.spelling = False
     assert len(plain) == 65 and len(typos) == 130
     before = top1_accuracy(dense, plain), top1_accuracy(dense, typos)
     after = top1_accuracy(index, plain), top1_accuracy(index, typos)
     assert before[1] < 0.8 <= 0.9 <= after[1], (before, after)
     assert after[0] >= before[0] and after[0] >= 0.98, (before, after)
-    dartmouth = [h.passage.id for h in dense.search("Dartach workshop")]
-    assert dartmouth[0] != "dartmouth" and index.search("Dartach workshop")[0].passage.id == (
+    dartmouth = [h.passage.id for h in dense.search("Dartmoth workshop year")]
+    assert dartmouth[0] != "dartmouth" and index.search("Dartmoth workshop year")[0].passage.id == (
         "dartmouth")
 
 
@@ -163,6 +154,49 @@ def _edit_distance(a: str, b: str) -> int:
         for j, cb in enumerate(b, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
     return row[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Spelling correction
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ("kitten", "sitting", 3), ("", "abc", 3), ("abc", "abc", 0), ("abcd", "acbd", 1),
+    ("ca", "abc", 3),  # optimal string alignment: a swapped pair is not edited again
+    ("dartmoth", "dartmouth", 1), ("tarnsformer", "transformer", 1),
+])
+def test_edit_distance_by_hand(a, b, expected):
+    assert edit_distance(a, b) == expected == edit_distance(b, a)
+
+
+@given(st.text("abcd", max_size=7), st.text("abcd", max_size=7))
+def test_edit_distance_lies_between_half_and_all_of_levenshtein(a, b):
+    plain = _edit_distance(a, b)  # Levenshtein: a swap costs two
+    assert (plain + 1) // 2 <= edit_distance(a, b) <= plain
+    assert (edit_distance(a, b) == 0) == (a == b)
+
+
+def test_the_corrector_mends_typos_and_leaves_words_it_knows():
+    speller = SpellingCorrector.from_texts(
+        ["The Dartmouth workshop of 1956.", "GPT-3 and GPT-2 by OpenAI.", "Nucleus sampling."],
+        known=["year", "when"])
+    assert speller.correct("When was the Dartmoth wrokshop?") == "When was the dartmouth workshop?"
+    assert speller.correct("GTP-2 year") == "gpt-2 year"
+    assert speller.correct("GPT-1") == "GPT-1"  # other digits: another name, not a typo
+    assert speller.correct("resampling") == "resampling"  # a derivation, not a typo
+    assert speller.correct("xyzzy plugh") == "xyzzy plugh"  # nothing near enough
+    assert words("GPT-2's year, 1956!") == ["gpt-2", "s", "year", "1956"]
+    with pytest.raises(ValueError, match="non-empty vocabulary"):
+        SpellingCorrector.from_texts([])
+
+
+@given(st.lists(st.sampled_from(sorted({w for p in load_knowledge_base()
+                                        for w in f"{p.title} {p.text}".split()})), max_size=6))
+def test_a_query_of_knowledge_base_words_is_never_changed(chosen):
+    speller = SpellingCorrector.from_texts(f"{p.subject} {p.title} {p.text}"
+                                           for p in load_knowledge_base())
+    query = " ".join(chosen)
+    assert speller.correct(query) == query
 
 
 @given(st.sampled_from([p.subject for p in load_knowledge_base() if p.subject]),
@@ -187,8 +221,6 @@ def test_ties_keep_passage_order_and_k_is_checked(minilm):
         index.search("tokenisers", k=0)
     with pytest.raises(ValueError, match="non-empty query"):
         index.search("  ")
-    with pytest.raises(ValueError, match=r"lexical_weight=1.5; expected a weight in \[0, 1\]"):
-        RetrievalIndex(passages, model, tokenizer, lexical_weight=1.5)
 
 
 @pytest.mark.slow

@@ -18,9 +18,6 @@ renamed only when complete, so an interrupted write is never loaded.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,35 +84,18 @@ def load_merged(folders: Sequence[Path]):
     Loaded from :func:`merged_model_dir` when a complete copy is there; otherwise merged with
     :func:`companion.finetune.load_finetuned` and written there atomically for the next start.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from companion.models import _quiet_loading, _write_manifest, cache_is_valid
+    from companion.models import cache_is_valid, load_model_folder, save_model_folder
 
     target = merged_model_dir(folders)
     source = {"adapters_sha256": adapters_hash(folders)}
     if cache_is_valid(target, source):
-        with _quiet_loading():
-            tokenizer = AutoTokenizer.from_pretrained(target)
-            model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
+        model, tokenizer = load_model_folder(target)
         return model.eval(), tokenizer
     from companion import finetune  # merges with peft: only on a cache miss
 
     model, tokenizer = finetune.load_finetuned(list(folders))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-        try:
-            with _quiet_loading():  # no progress bar for a one-file write
-                model.save_pretrained(tmp)
-                tokenizer.save_pretrained(tmp)
-            _write_manifest(tmp, source)  # last: its presence marks a complete folder
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        save_model_folder(model, tokenizer, target, source)
     except OSError as err:  # a read-only or full cache costs the next start time, not this answer
         warnings.warn(f"the merged model was not cached ({err.strerror}); the next start merges "
                       "the adapters again", stacklevel=2)

@@ -1,33 +1,29 @@
-r"""Search over the book's knowledge base: meaning from all-MiniLM-L6-v2, spelling from
-character n-grams (chapter 7).
+r"""Search over the book's knowledge base: meaning from all-MiniLM-L6-v2, after the query's
+spelling is corrected against the knowledge base's words (chapter 7).
 
 The ``search`` tool answers from a small knowledge base the project ships
 (``data/knowledge_base/passages.jsonl``, described in ``data/knowledge_base.md``): short factual
 passages about the models, papers, people and libraries of this book, each with a title and a
-source. A passage's score for a query adds two cosine similarities:
+source. A passage's score for a query is the cosine similarity of their embeddings,
 
-.. math:: \mathrm{score}(q, p) = (1 - \lambda)\,\cos\big(e(q), e(p)\big)
-          + \lambda\,\cos\big(c(q), c(n_p)\big), \qquad \lambda = 0.5
+.. math:: \mathrm{score}(q, p) = \cos\big(e(s(q)), e(p)\big),
 
-*Dense* (meaning): passages and queries are embedded the way sentence-transformers does for
-MiniLM, :math:`e(x) = \sum_t m_t h_t / \sum_t m_t`, the mean of the last hidden states
-:math:`h_t` over the real tokens (:math:`m_t` is the attention mask). It finds "the company named
-after an emoji", but a word it has never seen spelt that way is cut into unfamiliar word pieces:
-a misspelt "Dartach workshop" lands nearer ChatGPT's passage than the Dartmouth workshop's.
+embedded the way sentence-transformers does for MiniLM, :math:`e(x) = \sum_t m_t h_t / \sum_t
+m_t` normalised to unit length, the mean of the last hidden states :math:`h_t` over the real
+tokens (:math:`m_t` is the attention mask). It finds "the company named after an emoji", but a
+name it has never seen spelt that way is cut into unfamiliar word pieces: a misspelt "Dartmoth
+workshop" lands nearer other passages than the Dartmouth workshop's. :math:`s(q)` is the query
+with such words corrected to the nearest word of the knowledge base
+(:mod:`companion.agent.spelling`); a query spelt right is left as it is.
 
-*Lexical* (spelling): :math:`c(x)` is the TF-IDF vector of the character 3- to 5-grams of
-:math:`x`, taken inside word boundaries (scikit-learn's ``analyzer="char_wb"``; counts are
-:math:`1 + \log`-scaled and each n-gram weighted by its inverse document frequency), and
-:math:`n_p` is what the passage is about: its subject and title. A typo changes a few of a
-word's n-grams and leaves the rest, so "Dartach" still shares " da", "dar", "art" with
-"Dartmouth", and "workshop" whole.
-
-On the knowledge base's 65 subject names, the dense score alone finds the right passage first
-for nearly every name spelt right, but for only about two in three misspelt ones (one or two
-random letter edits); with the lexical score added both are at 95% or above
-(``tests/test_retrieval.py`` and ``benchmarks/bench_agent.py`` keep the measurement). The
-passage embeddings and n-gram vectors are computed once; a query costs one forward pass of a
-22.7M-parameter encoder and two matrix-vector products.
+On the knowledge base's 65 subject names, dense retrieval alone finds the right passage first for
+nearly every name spelt right and for about two in three misspelt ones (one or two random letter
+edits); with the spelling corrected, for about nineteen in twenty (``tests/test_retrieval.py``
+and ``benchmarks/bench_agent.py`` keep the measurement). An earlier version mixed in a character
+n-gram score instead; it found misspelt names as well but lost paraphrased questions that name no
+passage, because the n-gram score of every passage is noise for them. The passage embeddings are
+computed once; a query costs one forward pass of a 22.7M-parameter encoder and one matrix-vector
+product.
 """
 
 from __future__ import annotations
@@ -40,14 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from companion.agent.spelling import SpellingCorrector
 from companion.paths import DATA
 
 KNOWLEDGE_BASE = DATA / "knowledge_base" / "passages.jsonl"
 _FIELDS = ("id", "title", "text", "source")
-#: the weight of the lexical score, lambda in the module docstring
-LEXICAL_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -142,50 +136,42 @@ def embed(texts: list[str], model, tokenizer, batch_size: int = 32) -> torch.Ten
 
 
 class RetrievalIndex:
-    """Passages embedded and n-grammed once; ``search`` ranks them by the score of the module
-    docstring (``lexical_weight=0`` is dense retrieval alone)."""
+    """Passages embedded once; ``search`` ranks them by the score of the module docstring
+    (``spelling=False`` embeds the query as typed: dense retrieval alone)."""
 
     def __init__(self, passages: list[Passage], model=None, tokenizer=None,
-                 lexical_weight: float = LEXICAL_WEIGHT) -> None:
+                 spelling: bool = True) -> None:
         if not passages:
             raise ValueError("a retrieval index needs at least one passage")
-        if not 0 <= lexical_weight <= 1:
-            raise ValueError(f"lexical_weight={lexical_weight}; expected a weight in [0, 1]")
         if model is None or tokenizer is None:
             from companion.models import load_minilm
 
             model, tokenizer = load_minilm()
         self.passages = list(passages)
         self.model, self.tokenizer = model, tokenizer
-        self.lexical_weight = lexical_weight
+        self.spelling = spelling
         self.embeddings = embed([f"{p.title}. {p.text}" for p in self.passages], model, tokenizer)
-        names = [f"{p.subject} {p.title}".strip() for p in self.passages]
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5),
-                                          sublinear_tf=True).fit(names)
-        self.name_vectors = self.vectorizer.transform(names)  # rows have unit length
+        whole_words = (w for w in tokenizer.get_vocab() if w.isalpha() and len(w) > 1)
+        self.speller = SpellingCorrector.from_texts(
+            (f"{p.subject} {p.title} {p.text}" for p in self.passages), known=whole_words)
 
     def dense_scores(self, query: str | list[str]) -> torch.Tensor:
-        """Cosine similarity of the query's and every passage's MiniLM embedding (for a list of
-        queries, one row each)."""
+        """Cosine similarity of the query's and every passage's MiniLM embedding, the query
+        embedded as given (for a list of queries, one row each)."""
         queries = [query] if isinstance(query, str) else list(query)
         scores = embed(queries, self.model, self.tokenizer) @ self.embeddings.T
         return scores[0] if isinstance(query, str) else scores
 
-    def lexical_scores(self, query: str | list[str]) -> torch.Tensor:
-        """Cosine similarity of the query's and every passage name's character n-gram vector
-        (for a list of queries, one row each)."""
-        queries = [query] if isinstance(query, str) else list(query)
-        product = (self.vectorizer.transform(queries) @ self.name_vectors.T).toarray()
-        scores = torch.from_numpy(product).to(self.embeddings.dtype)
-        return scores[0] if isinstance(query, str) else scores
+    def correct(self, query: str) -> str:
+        """The query as it is embedded: spelling corrected, unless ``spelling`` is off."""
+        return self.speller.correct(query) if self.spelling else query
 
     def scores(self, query: str | list[str]) -> torch.Tensor:
         """The score of the module docstring for every passage, in passage order (for a list of
         queries, one row each)."""
-        dense = self.dense_scores(query)
-        if self.lexical_weight == 0:
-            return dense
-        return (1 - self.lexical_weight) * dense + self.lexical_weight * self.lexical_scores(query)
+        if isinstance(query, str):
+            return self.dense_scores(self.correct(query))
+        return self.dense_scores([self.correct(q) for q in query])
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The ``k`` passages scoring highest for ``query``, best first (ties keep passage
@@ -250,6 +236,6 @@ def top1_accuracy(index: RetrievalIndex, queries: list[tuple[str, str]]) -> floa
 
 @lru_cache(maxsize=1)
 def default_index() -> RetrievalIndex:
-    """The shipped knowledge base, indexed with all-MiniLM-L6-v2 and character n-grams (built
-    once per process)."""
+    """The shipped knowledge base, indexed with all-MiniLM-L6-v2 and its spelling corrector
+    (built once per process)."""
     return RetrievalIndex(load_knowledge_base())

@@ -6,7 +6,7 @@ admonitions, captions, table headers) goes to a gettext catalog, one ``.po`` fil
 ``locales/zh_CN/LC_MESSAGES/`` (``notebooks/07_agent.po``, ``book/intro.po``, ...). Translators
 fill the ``msgstr`` entries; code, outputs and glued values are never translated.
 
-    python scripts/i18n.py extract   # build _build/gettext/*.pot, then create / update the .po files
+    python scripts/i18n.py extract   # _build/gettext/*.pot, then create or update the .po files
     python scripts/i18n.py stat      # per catalog: total, translated, fuzzy, untranslated
     python scripts/i18n.py build     # the Chinese HTML in _build/html/zh/
 
@@ -53,9 +53,8 @@ def _sphinx(builder: str, outdir: Path, doctreedir: Path, overrides: dict, *,
     Returns Sphinx's status code (0: built without warnings where ``strict``).
     """
     from jupyter_book.config import get_final_config
-    from sphinx.util.docutils import docutils_namespace, patch_docutils
-
     from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     cli = {"external_toc_path": (ROOT / "_toc.yml").as_posix(), "latex_individualpages": False,
            **overrides}
@@ -176,6 +175,7 @@ def zh_overrides() -> dict:
     overrides = {
         **NO_EXECUTION,
         "language": LANGUAGE,
+        "html_title": "从注意力到智能体",  # the book's title ("title" in _config.yml), in Chinese
         "html_search_language": "zh",  # Sphinx's Chinese search, which segments words with jieba
         # MathJax is the English site's copy (html_extra_path there), two levels up from a page's
         # _static/ here; Sphinx prefixes "_static/" to this path and makes it relative per page.

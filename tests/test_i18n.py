@@ -128,8 +128,9 @@ def placeholders(text: str) -> Counter:
 
 
 def test_placeholders_sees_roles_code_math_and_links():
-    text = ("BERT has {glue:text}`bert_m:.0f` M parameters, see {term}`an encoder <Encoder (编码器)>`"
-            ", {doc}`setup` and {cite:p}`devlin2019bert`; `x = 1` and $\\frac{a}{b}$ costs $5 "
+    text = ("BERT has {glue:text}`bert_m:.0f` M parameters, see "
+            "{term}`an encoder <Encoder (编码器)>`, {doc}`setup` and {cite:p}`devlin2019bert`; "
+            "`x = 1` and $\\frac{a}{b}$ costs $5 "
             "and $6. [the site](https://example.org) <a href=\"../a.zip\" download>a</a>")
     found = placeholders(text)
     assert found == Counter({

@@ -155,8 +155,9 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
     cached = text["n/a (cached)"]
     peak = f"{record['peak_mb']:,} MB" if record.get("peak_mb") else cached
     runtime = _fmt_runtime(record.get("runtime_s"))
-    if zh and record.get("runtime_s") is None:
-        runtime = text["not executed"]
+    if zh:
+        runtime = (text["not executed"] if record.get("runtime_s") is None
+                   else runtime.replace(" min ", " 分 ").replace(" s", " 秒"))
     badge = (
         f'<div class="runstats-badge" role="note" aria-label="{text["How this page was built"]}">'
         f'<span class="runstats-item" title="{text["runtime-title"]}">'

@@ -27,11 +27,14 @@ English book first (``make book`` does both, English then Chinese).
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
@@ -66,6 +69,10 @@ def _sphinx(builder: str, outdir: Path, doctreedir: Path, overrides: dict, *,
                      buildername=builder, confoverrides=config,
                      status=None if quiet else sys.stdout, warning=sys.stderr,
                      warningiserror=strict, keep_going=True, parallel=1)
+        # as jupyter_book.sphinx.build_sphinx: chapter numbers run on across the toc's parts
+        if app.config["use_multitoc_numbering"] and "numbered: true" in yaml.dump(
+                app.config.external_site_map.as_json()):
+            app.setup_extension("sphinx_multitoc_numbering")
         app.connect("doctree-read", _refuse_execution)
         app.build()
         return app.statuscode
@@ -75,13 +82,18 @@ class ExecutionError(RuntimeError):
     """myst-nb reported executing (or reading from a cache) a notebook in a no-execution build."""
 
 
+def check_not_executed(docname: str, exec_data: dict | None) -> None:
+    """Raise unless myst-nb's execution record of ``docname`` says nothing ran."""
+    if exec_data and exec_data.get("method") not in (None, "off"):
+        raise ExecutionError(f"{docname} was executed ({exec_data.get('method')}); the "
+                             "translation builds must only render the stored outputs")
+
+
 def _refuse_execution(app, doctree) -> None:
     from myst_nb.sphinx_ import NbMetadataCollector
 
-    data = NbMetadataCollector.get_exec_data(app.env, app.env.docname)
-    if data and data.get("method") not in (None, "off"):
-        raise ExecutionError(f"{app.env.docname} was executed ({data.get('method')}); the "
-                             "translation builds must only render the stored outputs")
+    check_not_executed(app.env.docname, NbMetadataCollector.get_exec_data(app.env,
+                                                                          app.env.docname))
 
 
 # --- extract ---------------------------------------------------------------------------------
@@ -196,6 +208,13 @@ def build(args: argparse.Namespace) -> int:
     if not (BUILD / "html" / "_static" / "mathjax").is_dir():
         print("warning: no _build/html/_static/mathjax (the English build's MathJax); "
               "the Chinese pages will show TeX until the English book is built", file=sys.stderr)
+    try:  # jieba segments the Chinese search index; its progress lines are not news
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+    except ImportError:
+        print("warning: jieba is not installed: Chinese search will not split words",
+              file=sys.stderr)
     start = time.perf_counter()
     status = _sphinx("html", ZH_HTML, BUILD / ".doctrees-zh", zh_overrides(),
                      strict=not args.no_strict, quiet=args.quiet)

@@ -93,6 +93,22 @@ def test_stat_counts_translated_fuzzy_and_untranslated(tmp_path):
     assert not stat.done
 
 
+def test_a_translation_build_stops_if_a_notebook_was_executed():
+    i18n.check_not_executed("book/intro", None)
+    i18n.check_not_executed("notebooks/01_history", {})
+    for method in ("cache", "inline"):
+        with pytest.raises(i18n.ExecutionError, match="notebooks/01_history was executed"):
+            i18n.check_not_executed("notebooks/01_history", {"method": method, "runtime": 3.0})
+
+
+def test_the_chinese_build_never_executes_and_reuses_the_english_assets():
+    overrides = i18n.zh_overrides()
+    assert overrides["nb_execution_mode"] == "off" and overrides["language"] == "zh_CN"
+    assert overrides["html_search_language"] == "zh"
+    assert overrides["html_extra_path"] == []  # MathJax is the English site's copy
+    assert overrides["mathjax_path"].startswith("../../_static/")
+
+
 # --- what a translation must keep verbatim ----------------------------------------------------
 
 ROLE = re.compile(r"\{([a-z][\w:+-]*)\}`([^`]*)`")

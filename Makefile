@@ -16,7 +16,8 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONHASHSEED := 0
 
-.PHONY: book test setup models lint unit nbval bench lab clean check-site vendor browser assignments
+.PHONY: book test setup models lint unit nbval bench lab clean check-site vendor browser assignments \
+	i18n-extract i18n-stat
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +46,12 @@ $(MATHJAX)/tex-mml-chtml.js:
 
 vendor: $(MATHJAX)/tex-mml-chtml.js
 
+# The English book, then its Chinese edition under _build/html/zh (scripts/i18n.py: Sphinx's
+# gettext catalogs in locales/; it executes no notebook and reuses the English build's assets).
 book: setup vendor
 	$(VENV)/bin/jupyter-book build . --builder html -n -W --keep-going
-	@echo "The book is at $(BOOK_HTML)"
+	@if ls locales/zh_CN/LC_MESSAGES/*/*.po >/dev/null 2>&1; then $(PY) scripts/i18n.py build; fi
+	@echo "The book is at $(BOOK_HTML) (中文版: $(CURDIR)/_build/html/zh/index.html)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -63,6 +67,13 @@ test: setup lint unit nbval
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The Chinese edition's catalogs: new or changed English text into locales/, and how far along.
+i18n-extract: $(STAMP)
+	$(PY) scripts/i18n.py extract
+
+i18n-stat: $(STAMP)
+	$(PY) scripts/i18n.py stat
 
 # Regenerate the student notebooks shown in the book from the sources in assignments/.
 assignments: setup

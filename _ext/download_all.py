@@ -11,6 +11,7 @@ timestamp, so an unchanged project gives a byte-identical file.
 from __future__ import annotations
 
 import fnmatch
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,14 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     name = app.config.download_all_name
+    source = app.config.download_all_source
+    if source and Path(source).is_file():  # another edition's archive of the same project
+        destination = Path(app.outdir) / name
+        partial = destination.with_name(destination.name + ".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(destination)
+        logger.info(f"download-all archive: {name}, copied from {source}")
+        return
     archive = build_archive(Path(app.srcdir), list(app.config.download_all_include),
                             list(app.config.download_all_exclude), Path(app.outdir) / name,
                             folder=Path(name).stem)
@@ -81,7 +90,10 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_config_value("download_all_name", "from-attention-to-agents.zip", "html")
     app.add_config_value("download_all_include", [], "html")
+    # an archive already built (the English edition's, for the Chinese one) to copy, not re-zip
+    app.add_config_value("download_all_source", "", "html")
     app.add_config_value("download_all_exclude",
-                         ["__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info"], "html")
+                         ["__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info",
+                          "*.mo"], "html")
     app.connect("build-finished", _on_build_finished)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -59,6 +59,9 @@ class _PeakMonitor:
 
 
 def _stats_path(app: Sphinx) -> Path:
+    # runstats_file: another build's record, read only (the Chinese edition reads the English one)
+    if app.config.runstats_file:
+        return Path(app.config.runstats_file)
     return Path(app.outdir).parent / _STATS_FILE
 
 
@@ -86,6 +89,8 @@ def _on_doctree_read(app: Sphinx, doctree) -> None:
     exec_data = NbMetadataCollector.get_exec_data(app.env, docname) or {}
     stats = _load(app)
     record = stats.get(docname, {})
+    if app.config.runstats_file or (not exec_data and record):
+        return  # nothing measured here (execution off): keep what the last execution recorded
     executed_now = bool(exec_data) and exec_data.get("method") == "cache" and peak_mb > 0
     if executed_now or not record:
         record = {"peak_mb": round(peak_mb), "mtime": exec_data.get("mtime")}
@@ -96,6 +101,36 @@ def _on_doctree_read(app: Sphinx, doctree) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(stats, indent=2, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
+
+
+# The badge in the Chinese edition (scripts/i18n.py build sets language = zh_CN). The English
+# text is the key, except for the long tooltips, whose English is in _TITLES_EN.
+_LABELS_ZH = {
+    "How this page was built": "本页的构建方式",
+    "CPU run time": "CPU 运行时间",
+    "Peak memory": "峰值内存",
+    "Profile": "硬件配置",
+    "Download notebook": "下载 notebook",
+    "Download all (zip)": "下载全部（zip）",
+    "Run it on your machine": "在本机运行",
+    "n/a (cached)": "无（取自缓存）",
+    "not executed": "未执行",
+    "runtime-title": "构建时执行这个 notebook 的实际耗时",
+    "peak-title": "notebook 内核的峰值常驻内存",
+    "profile-title": "硬件配置（profile.yml 或 BOOK_PROFILE）",
+    "notebook-title": "本章的 Jupyter notebook",
+    "all-title": "运行本书所需的一切：notebook、配套 Python 包、数据和 Makefile",
+    "run-title": "下载、两条命令，然后在本机的 JupyterLab 中打开本章",
+}
+_TITLES_EN = {
+    "runtime-title": "Wall-clock time to execute this notebook during the build",
+    "peak-title": "Peak resident memory of the notebook kernel",
+    "profile-title": "The hardware profile (profile.yml or BOOK_PROFILE)",
+    "notebook-title": "This chapter as a Jupyter notebook",
+    "all-title": "Everything needed to run the book: notebooks, companion package, data, "
+                 "Makefile",
+    "run-title": "Download, two commands, then open this chapter in JupyterLab on your machine",
+}
 
 
 def _fmt_runtime(seconds: float | None) -> str:
@@ -115,23 +150,28 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
     depth = pagename.count("/")
     root = "../" * depth
     download = f"{root}_sources/{pagename}.ipynb"
-    peak = f"{record['peak_mb']:,} MB" if record.get("peak_mb") else "n/a (cached)"
+    zh = str(app.config.language or "").startswith("zh")
+    text = _LABELS_ZH if zh else {**{key: key for key in _LABELS_ZH}, **_TITLES_EN}
+    cached = text["n/a (cached)"]
+    peak = f"{record['peak_mb']:,} MB" if record.get("peak_mb") else cached
+    runtime = _fmt_runtime(record.get("runtime_s"))
+    if zh:
+        runtime = (text["not executed"] if record.get("runtime_s") is None
+                   else runtime.replace(" min ", " 分 ").replace(" s", " 秒"))
     badge = (
-        '<div class="runstats-badge" role="note" aria-label="How this page was built">'
-        f'<span class="runstats-item" title="Wall-clock time to execute this notebook during the '
-        f'build">◷ CPU run time: <strong>{_fmt_runtime(record.get("runtime_s"))}</strong></span>'
-        f'<span class="runstats-item" title="Peak resident memory of the notebook kernel">'
-        f'▦ Peak memory: <strong>{peak}</strong></span>'
-        f'<span class="runstats-item" title="The hardware profile (profile.yml or BOOK_PROFILE)">'
-        f'⚙ Profile: <strong>{record.get("profile", "cpu")}</strong></span>'
+        f'<div class="runstats-badge" role="note" aria-label="{text["How this page was built"]}">'
+        f'<span class="runstats-item" title="{text["runtime-title"]}">'
+        f'◷ {text["CPU run time"]}: <strong>{runtime}</strong></span>'
+        f'<span class="runstats-item" title="{text["peak-title"]}">'
+        f'▦ {text["Peak memory"]}: <strong>{peak}</strong></span>'
+        f'<span class="runstats-item" title="{text["profile-title"]}">'
+        f'⚙ {text["Profile"]}: <strong>{record.get("profile", "cpu")}</strong></span>'
         f'<a class="runstats-item" href="{download}" download="{notebook}" '
-        f'title="This chapter as a Jupyter notebook">⬇ Download notebook</a>'
+        f'title="{text["notebook-title"]}">⬇ {text["Download notebook"]}</a>'
         f'<a class="runstats-item" href="{root}{app.config.download_all_name}" '
-        f'title="Everything needed to run the book: notebooks, companion package, data, '
-        f'Makefile">⬇ Download all (zip)</a>'
+        f'title="{text["all-title"]}">⬇ {text["Download all (zip)"]}</a>'
         f'<a class="runstats-item" href="{root}book/setup.html#get-the-code" '
-        f'title="Download, two commands, then open this chapter in JupyterLab on your machine">'
-        f'▶ Run it on your machine</a>'
+        f'title="{text["run-title"]}">▶ {text["Run it on your machine"]}</a>'
         "</div>"
     )
     context["body"] = badge + context["body"]
@@ -139,6 +179,7 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
 
 def setup(app: Sphinx) -> dict:
     app.setup_extension("download_all")  # the badge links to its archive
+    app.add_config_value("runstats_file", "", "env")
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
     app.connect("html-page-context", _on_page_context)

@@ -84,9 +84,10 @@ lab: setup
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.port=8888 --ServerApp.root_dir=$(CURDIR)
 
 # The rendered site, checked in a real browser (Debian's chromium, driven by Playwright).
+# The Chinese edition needs a font with Chinese glyphs (Noto CJK), or its pages show empty boxes.
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 check-site: setup browser
 	@test -f _build/html/index.html || { echo "Build the book first: make book"; exit 1; }

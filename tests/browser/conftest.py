@@ -25,7 +25,7 @@ def pages() -> list[str]:
     """Every HTML page of the book, relative to the site root."""
     skip = ("_static", "_sources", "_images")
     return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
-                  if p.relative_to(HTML).parts[0] not in skip)
+                  if not set(p.relative_to(HTML).parts) & set(skip))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

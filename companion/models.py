@@ -141,14 +141,14 @@ def save_model_folder(model, tokenizer, target: Path, source: dict) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_model_folder(folder: Path):
-    """The float32 causal LM and tokenizer saved in ``folder``, loaded quietly."""
+def load_model_folder(folder: Path, dtype: torch.dtype = torch.float32):
+    """The causal LM (in eval mode) and tokenizer saved in ``folder``, loaded quietly."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with _quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    return model, tokenizer
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    return model.eval(), tokenizer
 
 
 def _convert_smollm2(gguf: Path, target: Path) -> None:
@@ -196,14 +196,7 @@ def load_smollm2(dtype: torch.dtype = torch.float32):
 
     The model is a ``LlamaForCausalLM``; the tokenizer carries the ChatML chat template.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = prepare_smollm2()
-    with _quiet_loading():
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
-    model.eval()
-    return model, tokenizer
+    return load_model_folder(prepare_smollm2(), dtype)
 
 
 def load_minilm():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import tiny_llama
 from transformers.generation.logits_process import (
     TemperatureLogitsWarper,
     TopKLogitsWarper,
@@ -22,18 +22,6 @@ from companion.decoder import (
     train_lm,
 )
 from companion.seq2seq import CharTokenizer
-
-
-def tiny_llama(seed: int = 0, n_kv_heads: int = 2, eos: int = 2) -> LlamaForCausalLM:
-    """A random 2-layer Llama: fast, and every feature of SmolLM2's layout (GQA, RoPE, tying)."""
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=n_kv_heads, max_position_embeddings=64,
-        rope_theta=1000.0, rms_norm_eps=1e-5, tie_word_embeddings=True, eos_token_id=eos,
-        pad_token_id=eos, bos_token_id=1,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.fixture(scope="module")

@@ -6,22 +6,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import tiny_llama
 
 from companion.decoder import DecoderLM
 from companion.fastdecode import Decoder, fuse
-
-
-def tiny_llama(seed: int = 0, n_kv_heads: int = 2, eos: int = 2) -> LlamaForCausalLM:
-    """A random 2-layer Llama with SmolLM2's layout (GQA, RoPE, tied head)."""
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=n_kv_heads, max_position_embeddings=64,
-        rope_theta=1000.0, rms_norm_eps=1e-5, tie_word_embeddings=True, eos_token_id=eos,
-        pad_token_id=eos, bos_token_id=1,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 @pytest.mark.parametrize("n_kv_heads", [1, 2, 4])

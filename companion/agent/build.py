@@ -89,8 +89,7 @@ def load_merged(folders: Sequence[Path]):
     target = merged_model_dir(folders)
     source = {"adapters_sha256": adapters_hash(folders)}
     if cache_is_valid(target, source):
-        model, tokenizer = load_model_folder(target)
-        return model.eval(), tokenizer
+        return load_model_folder(target)
     from companion import finetune  # merges with peft: only on a cache miss
 
     model, tokenizer = finetune.load_finetuned(list(folders))

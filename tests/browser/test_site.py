@@ -141,6 +141,11 @@ def _screenshot(page, name: str, width: int) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{Path(name).stem}_{width}px.png"), full_page=True)
 
 
+def _assert_page_fits(page, width: int) -> None:
+    page_width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert page_width <= width, f"the page is {page_width} px wide in a {width} px window"
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_no_code_cell_or_output_scrolls_sideways_at_desktop_width(page, site_url, name):
     """At 1400 px every line of code and every output fits the text column (they wrap)."""
@@ -148,8 +153,7 @@ def test_no_code_cell_or_output_scrolls_sideways_at_desktop_width(page, site_url
     _screenshot(page, name, DESKTOP)
     scrolling = page.evaluate(SCROLLING_IN_CELLS)
     assert not scrolling, f"{len(scrolling)} cell parts scroll sideways: {scrolling[:10]}"
-    page_width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert page_width <= DESKTOP, f"the page is {page_width} px wide in a {DESKTOP} px window"
+    _assert_page_fits(page, DESKTOP)
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
@@ -160,8 +164,7 @@ def test_no_display_equation_is_clipped_on_a_phone(page, site_url, name):
     _screenshot(page, name, PHONE)
     clipped = page.evaluate(CLIPPED_EQUATIONS)
     assert not clipped, f"{len(clipped)} display equations are clipped: {clipped}"
-    page_width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert page_width <= PHONE, f"the page is {page_width} px wide in a {PHONE} px window"
+    _assert_page_fits(page, PHONE)
 
 
 def test_gpu_cells_are_marked(page, site_url):

@@ -2,9 +2,10 @@
 
 ``run()`` (for ``benchmarks/run.py``, about a minute) measures what the tool-call logits processor
 adds per generated token, against one SmolLM2 decoding step measured in the same run, the median
-seconds per test task of the book's default agent with and without the kept prefix cache of
-:class:`companion.agent.TransformersLLM`, and the search tool's top-1 accuracy on the knowledge
-base's names, spelt right and misspelt, with and without spelling correction of the query.
+seconds per test task of the book's default agent with and without the kept prefix cache and
+jump-forward decoding of :class:`companion.agent.TransformersLLM`, and the search tool's top-1
+accuracy on the knowledge base's names, spelt right and misspelt, with and without spelling
+correction of the query.
 
 ``python benchmarks/bench_agent.py evaluate [--set test] [--limit N]`` runs the configurations of
 chapter 7 (:data:`companion.agent.build.CONFIGURATIONS`) on one question set and stores each report
@@ -79,11 +80,13 @@ def _decode_ms_per_token(model, tokenizer, steps: int = 20) -> float:
     return 1e3 * statistics.median(times)
 
 
-def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool) -> float:
+def _median_task_seconds(agent, tasks: list[dict], reuse_prefix: bool,
+                         jump_forward: bool = True) -> float:
     """Median seconds per task of ``evaluate_agent`` over ``tasks``, after one warm-up task."""
     from companion.agent import evaluate_agent
 
     agent.llm.reuse_prefix = reuse_prefix
+    agent.llm.jump_forward = jump_forward
     agent.llm.reset()
     agent.run(tasks[0]["question"])
     return evaluate_agent(agent, tasks[1:]).latency_median_s
@@ -135,8 +138,9 @@ def run() -> list[dict]:
     from companion.agent import build_default_agent
 
     agent, tasks = build_default_agent(), load_tasks("test", 7)
-    cold_s = _median_task_seconds(agent, tasks, reuse_prefix=False)
-    kept_s = _median_task_seconds(agent, tasks, reuse_prefix=True)
+    cold_s = _median_task_seconds(agent, tasks, reuse_prefix=False, jump_forward=False)
+    kept_s = _median_task_seconds(agent, tasks, reuse_prefix=True, jump_forward=False)
+    jump_s = _median_task_seconds(agent, tasks, reuse_prefix=True, jump_forward=True)
     return [
         {"name": "agent: decode step, SmolLM2-135M", "value": step_ms, "unit": "ms/token",
          "reference": "-", "ratio": None},
@@ -148,6 +152,8 @@ def run() -> list[dict]:
          "reference": "-", "ratio": None},
         {"name": "agent: test task, kept prefix cache", "value": kept_s, "unit": "s",
          "reference": "prompt re-read each reply", "ratio": kept_s / cold_s},
+        {"name": "agent: test task, kept cache + jump-forward", "value": jump_s, "unit": "s",
+         "reference": "kept prefix cache", "ratio": jump_s / kept_s},
         *_retrieval_rows(),
     ]
 

@@ -68,8 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-records", type=int, default=48,
                         help="validation conversations for accuracy and perplexity")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--on-top-of", default=None,
-                        help="train a new adapter on the model with this adapter merged in")
+    parser.add_argument("--on-top-of", nargs="+", default=None,
+                        help="train a new adapter on the model with these adapters merged in, "
+                             "in order")
     parser.add_argument("--train-skip", type=int, default=0,
                         help="skip the first N training conversations (a second stage trains on "
                              "the next --train-limit ones)")
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"eval loss {metrics['eval_loss']:.4f}", flush=True)
 
     records = read_jsonl(Path(args.data_dir) / "validation.jsonl", args.eval_records)
-    stack = [args.on_top_of] if args.on_top_of else []
+    stack = list(args.on_top_of or [])
     model, tokenizer = ft.load_finetuned([*stack, metrics["final_dir"]], merge=False)
     with model.disable_adapter():
         before = measure(model, tokenizer, records)
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> dict:
         "recipe": {k: v for k, v in metrics.pop("config").items()
                    if k not in ("output_dir", "data_dir", "progress_file", "extra")},
         "command": "python scripts/train_adapter.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in vars(args).items()
             if k not in ("data_dir", "output_dir", "adapter_dir") and v is not None),
         "training": {k: v for k, v in metrics.items() if k != "final_dir"},
         "validation": {"records": len(records), "base": before, "finetuned": after},

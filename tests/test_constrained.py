@@ -301,3 +301,36 @@ def test_reusing_the_kept_cache_changes_nothing_but_the_work(tiny_llama, tokeniz
         else:
             assert cached == [0, 0, 0]
     assert replies[True] == replies[False]
+
+
+def test_jump_forward_changes_nothing_but_the_number_of_forward_passes(tiny_llama, tokenizer):
+    """Batching the tokens the grammar forces gives the same reply, token for token, as choosing
+    each one: same ids, same allowed counts, probabilities within float tolerance. An untrained
+    model often splits the forced text its own way, so guesses are rejected too."""
+    chats = [
+        [{"role": "system", "content": system_prompt(ALL_SPECS)},
+         {"role": "user", "content": task}]
+        for task in ["What is 12 times 7?", "Who wrote BERT?", "Look up the word 'cat'."]
+    ]
+    stats = {}
+    for jump in (False, True):
+        llm = TransformersLLM(tiny_llama, tokenizer, constrained=True, max_new_tokens=60,
+                              max_string_chars=12, jump_forward=jump)
+        stats[jump] = [llm(chat, ALL_SPECS).stats for chat in chats]
+    for plain, jumped in zip(stats[False], stats[True], strict=True):
+        assert jumped.token_ids == plain.token_ids
+        assert jumped.allowed_per_step == plain.allowed_per_step
+        assert jumped.token_probs == pytest.approx(plain.token_probs, abs=1e-4)
+        assert plain.forward_passes == plain.new_tokens
+        assert jumped.forward_passes <= plain.forward_passes
+    assert sum(s.forward_passes for s in stats[True]) < sum(s.forward_passes for s in stats[False])
+
+
+def test_forced_text_is_what_every_call_shares(tokenizer):
+    grammar = ToolCallGrammar(SPECS)
+    assert grammar.forced_text(grammar.start) == '{"name": "'
+    state = grammar.advance(grammar.start, '{"name": "calcul')
+    assert grammar.forced_text(state) == 'ator", "arguments": {"expression": "'
+    inside = grammar.advance(state, 'ator", "arguments": {"expression": "1')
+    assert grammar.forced_text(inside) == ""  # a free string: nothing is forced
+    assert grammar.forced_text(grammar.end) == ""

@@ -320,6 +320,20 @@ class ToolCallGrammar:
         """True when ``text`` can still be extended to a complete call."""
         return self.advance(self.start, text) is not None
 
+    def forced_text(self, state: State) -> str:
+        """The text every call continuing from ``state`` starts with: the characters the grammar
+        leaves no choice about (``'", "arguments": {"expression": "'`` once a tool name is
+        complete). Empty inside a free string, at a choice, and at the end."""
+        out: list[str] = []
+        while state != self.end:
+            chars = self.first_chars(state)
+            if chars is None or len(chars) != 1:
+                break
+            (ch,) = chars
+            out.append(ch)
+            state = self.step(state, ch)
+        return "".join(out)
+
     def first_chars(self, state: State) -> frozenset[str] | None:
         """The characters that may come next, or None inside a free string (almost any)."""
         kind = state[0]

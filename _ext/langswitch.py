@@ -49,7 +49,8 @@ def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
     label, hreflang, _ = ENGLISH if chinese_page else CHINESE
     url = html.escape(twin_url(pagename, chinese_page))
     title = "Read this page in English" if chinese_page else "阅读本页的中文版"
-    link = (f'<div class="langswitch" role="navigation" aria-label="Language">'
+    aria = "语言" if chinese_page else "Language"
+    link = (f'<div class="langswitch" role="navigation" aria-label="{aria}">'
             f'<a href="{url}" hreflang="{hreflang}" lang="{hreflang}" title="{title}">'
             f'{label}</a></div>')
     context["body"] = link + context["body"]

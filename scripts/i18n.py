@@ -188,6 +188,7 @@ def zh_overrides() -> dict:
         **NO_EXECUTION,
         "language": LANGUAGE,
         "html_title": "从注意力到智能体",  # the book's title ("title" in _config.yml), in Chinese
+        "author": "《从注意力到智能体》作者团队",  # "author" in _config.yml
         "html_search_language": "zh",  # Sphinx's Chinese search, which segments words with jieba
         # MathJax is the English site's copy (html_extra_path there), two levels up from a page's
         # _static/ here; Sphinx prefixes "_static/" to this path and makes it relative per page.

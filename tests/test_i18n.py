@@ -253,3 +253,20 @@ def test_every_message_is_translated_and_none_is_fuzzy():
     unfinished = [f"{s.catalog}: {s.untranslated} untranslated, {s.fuzzy} fuzzy"
                   for s in map(i18n.catalog_stat, PO_FILES) if not s.done]
     assert not unfinished, "\n".join(unfinished)
+
+
+def test_site_labels_are_all_translated_and_replace_only_whole_labels():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import sitelabels
+
+    labels = sitelabels.load_labels(ROOT / "locales/zh_CN/site.po")
+    assert labels["Chapters"] == "章节" and labels["Search this book..."] == "搜索本书……"
+    page = ('<input placeholder="Search this book..."/><p class="caption"><span>Chapters</span>'
+            '</p><a title="Link to this heading">#</a><p>Chapters of the book</p>'
+            '<code>title="Chapters"</code>')
+    out = sitelabels.translate_page(page, labels)
+    assert 'placeholder="搜索本书……"' in out and "<span>章节</span>" in out
+    assert 'title="链接到此标题"' in out
+    assert "<p>Chapters of the book</p>" in out  # only a whole text node is a label
+    assert not any("\u4e00" <= c <= "\u9fff" for c in sitelabels.translate_page(
+        "<p>Main ideas</p>", labels))

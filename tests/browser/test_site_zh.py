@@ -64,3 +64,23 @@ def test_the_english_prose_check_flags_the_english_twin(page, site_url):
     """The check above can fail: on an English chapter it finds paragraph after paragraph."""
     _open_chapter(page, site_url, "notebooks/03_attention.html", PHONE)
     assert len(page.evaluate(ENGLISH_PARAGRAPHS)) > 10
+
+
+# What the site around a chapter shows or says in English: the sidebar's captions, the search
+# box, tooltips and screen-reader labels (_ext/sitelabels.py translates them in zh/).
+ENGLISH_LABELS = """() => {
+  const shown = Array.from(document.querySelectorAll('.bd-sidebar-primary .caption-text'))
+    .map(e => e.innerText.trim());
+  const said = Array.from(document.querySelectorAll('[title], [aria-label], [placeholder]'))
+    .filter(e => !e.closest('article'))
+    .flatMap(e => ['title', 'aria-label', 'placeholder'].map(a => e.getAttribute(a)));
+  return [...shown, ...said].filter(t => t && /[A-Za-z]{3,}/.test(t)
+    && !/[\\u4e00-\\u9fff]/.test(t) && !/^Read this page in English$/.test(t));
+}"""
+
+
+def test_the_site_around_a_chinese_chapter_speaks_chinese(page, site_url):
+    _open_chapter(page, site_url, "zh/notebooks/07_agent.html", DESKTOP)
+    assert not page.evaluate(ENGLISH_LABELS)
+    _open_chapter(page, site_url, "notebooks/07_agent.html", DESKTOP)  # the check can fail
+    assert "Chapters" in page.evaluate(ENGLISH_LABELS)

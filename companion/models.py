@@ -45,8 +45,12 @@ MANIFEST = "manifest.json"
 SMOLLM2_DIRNAME = "smollm2-135m-instruct"
 BASE_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the Hub id an adapter names as its base
 ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall"  # chapter 5's tool-call adapter
-CHAIN_ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall-chains"  # chapter 7's second stage
-AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR)  # the agent's model (ch. 7)
+CHAIN_ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall-chains"  # the agent's second stage
+REST_ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall-rest"  # third: the rest of train.jsonl
+FOCUS_ADAPTER_DIR = DATA / "adapters" / "smollm2-toolcall-focus"  # fourth: focus.jsonl
+#: the agent's model (chapter 7): each adapter trained on the model with the ones before merged
+AGENT_ADAPTERS: tuple[Path, ...] = (ADAPTER_DIR, CHAIN_ADAPTER_DIR, REST_ADAPTER_DIR,
+                                    FOCUS_ADAPTER_DIR)
 
 
 class ModelNotInstalledError(RuntimeError):

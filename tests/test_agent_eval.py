@@ -238,8 +238,9 @@ def test_the_introduction_quotes_the_stored_agent_results():
     root = finetune.REPO_ROOT
     stored = json.loads((root / "data/agent_eval.json").read_text())
     reader, test = stored["reader"]["default"], stored["test"]["default"]
-    intro = (root / "book/intro.md").read_text(encoding="utf-8")
+    intro = " ".join((root / "book/intro.md").read_text(encoding="utf-8").split())
     assert f"{100 * reader['success_rate']:.1f}% of the {reader['n']} questions" in intro
+    assert f"median of {reader['latency_median_s']:.1f} s per question" in intro
     assert f"{100 * test['success_rate']:.1f}% of {test['n']} synthetic test tasks" in intro
 
 

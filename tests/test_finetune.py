@@ -677,7 +677,8 @@ def test_the_adapter_names_stay_importable_from_finetune():
     from companion import models
 
     assert ft.load_finetuned is models.load_finetuned
-    assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR) == models.AGENT_ADAPTERS
+    assert ft.AGENT_ADAPTERS == (ft.ADAPTER_DIR, ft.CHAIN_ADAPTER_DIR, ft.REST_ADAPTER_DIR,
+                                 ft.FOCUS_ADAPTER_DIR) == models.AGENT_ADAPTERS
     assert ft.ADAPTER_DIR.parent.parent == ROOT / "data"
 
 

@@ -141,7 +141,8 @@ def test_describe_reports_family_and_shape(smollm2, minilm):
 def test_the_shipped_adapters_are_where_models_says_they_are():
     from companion.paths import DATA
 
-    assert models.AGENT_ADAPTERS == (models.ADAPTER_DIR, models.CHAIN_ADAPTER_DIR)
+    assert models.AGENT_ADAPTERS == (models.ADAPTER_DIR, models.CHAIN_ADAPTER_DIR,
+                                     models.REST_ADAPTER_DIR, models.FOCUS_ADAPTER_DIR)
     assert all(folder.parent == DATA / "adapters" for folder in models.AGENT_ADAPTERS)
     assert models.missing_adapters(models.AGENT_ADAPTERS) == []
     assert models.missing_adapters([DATA]) == [DATA]  # a folder without adapter_config.json

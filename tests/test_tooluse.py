@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from companion.agent.tools import calculate, convert_units, format_number
 from companion.tooluse import grammar, load_grammar, load_split
 from companion.tooluse.frames import FrameError, frame_from_dict, lexicon_key
-from companion.tooluse.generate import SPLITS, generate_split, template_pool
+from companion.tooluse.generate import generate_split, template_pool
+from companion.tooluse.splits import FILES
 from companion.tooluse.spoken import number_words, say_number, with_separators
 
 
@@ -131,7 +132,7 @@ def test_template_pool_holds_out_the_last_of_three_or_more():
 # ---- the generated files
 @pytest.fixture(scope="module")
 def splits():
-    return {s: load_split(s) for s in SPLITS}
+    return {s: load_split(s) for s in FILES}
 
 
 def rerun(call):
@@ -168,7 +169,7 @@ def test_held_out_frames_and_templates_never_reach_training(splits):
     held_frames = {f.name for f in g.frames if f.held_out}
     held_templates = {f"{f.name}/{len(f.templates) - 1}" for f in g.frames
                       if not f.held_out and len(f.templates) >= 3}
-    for split in ("train", "validation", "test"):
+    for split in ("train", "validation", "test", "focus"):
         frames = {r["frame"] for r in splits[split]}
         templates = {r["template"] for r in splits[split]}
         assert not frames & held_frames, split
@@ -177,7 +178,7 @@ def test_held_out_frames_and_templates_never_reach_training(splits):
 
 
 def test_search_queries_copy_the_name_as_the_question_writes_it(splits):
-    for r in splits["train"]:
+    for r in splits["train"] + splits["focus"]:
         for call in r["calls"]:
             if call["name"] == "search":
                 subject = call["arguments"]["query"].rsplit(" ", 1)[0]
@@ -199,3 +200,12 @@ def test_bad_arguments_are_refused():
         generate_split("test", -1)
     with pytest.raises(ValueError, match="unknown split"):
         load_split("dev")
+
+
+def test_the_focus_file_follows_its_own_mix(splits):
+    """focus.jsonl is drawn with focus_mix.yaml: far more fact chains than train, ids of its own."""
+    def chains(records):
+        return sum(r["maker"] == "chain" for r in records) / len(records)
+
+    assert chains(splits["focus"]) > 3 * chains(splits["train"])
+    assert all(r["id"].startswith("focus-") and r["split"] == "focus" for r in splits["focus"])

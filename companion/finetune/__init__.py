@@ -67,6 +67,8 @@ from companion.models import (
     AGENT_ADAPTERS,
     BASE_MODEL_ID,
     CHAIN_ADAPTER_DIR,
+    FOCUS_ADAPTER_DIR,
+    REST_ADAPTER_DIR,
     load_finetuned,
     missing_adapters,
 )
@@ -74,6 +76,7 @@ from companion.paths import REPO_ROOT
 
 __all__ = [
     "ADAPTER_DIR", "AGENT_ADAPTERS", "BASE_MODEL_ID", "CHAIN_ADAPTER_DIR", "DATA_DIR",
+    "FOCUS_ADAPTER_DIR", "REST_ADAPTER_DIR",
     "END_OF_TURN", "IGNORE_INDEX", "LORA_TARGETS", "REPO_ROOT", "SPLITS",
     "ChatCollator", "FinetuneConfig", "ProgressLog", "SharedPrefixTrainer",
     "assistant_perplexity", "assistant_spans", "build_trainer", "clean_messages",

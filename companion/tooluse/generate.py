@@ -41,7 +41,6 @@ from typing import Any
 
 import yaml
 
-from companion.agent.memory import Memory
 from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import (
     SearchIndex,
@@ -57,9 +56,10 @@ from companion.tooluse.grammar import realise
 from companion.tooluse.spoken import say_number
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test", "heldout")
+KINDS: tuple[str, ...] = ("word_problem", "calculator", "expression", "conversion", "fact",
+                          "years_between", "years_since")
 DATA_DIR = TOOLUSE_DATA
 GRAMMAR_DIR = DATA_DIR / "grammar"
-MEMORY_MODES: tuple[str, ...] = ("conversation", "retrieval", "both")
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,6 +77,7 @@ class Grammar:
     expressions: dict[str, Any]
     noise: dict[str, Any]
     mix: dict[str, float]
+    focus_mix: dict[str, float]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -101,9 +102,14 @@ def load_grammar(folder: Path = GRAMMAR_DIR) -> Grammar:
     if twice:
         raise FrameError(f"frame names must be unique; repeated: {twice}")
     rest = {name: _read_yaml(folder / f"{name}.yaml")
-            for name in ("conversions", "facts", "expressions", "noise", "mix")}
+            for name in ("conversions", "facts", "expressions", "noise", "mix", "focus_mix")}
+    for name in ("mix", "focus_mix"):
+        unknown = set(rest[name]) - set(KINDS)
+        if unknown:
+            raise FrameError(f"{name}.yaml names unknown kinds {sorted(unknown)}; "
+                             f"expected some of {list(KINDS)}")
     return Grammar(lexicon, tuple(frames), rest["conversions"], rest["facts"],
-                   rest["expressions"], rest["noise"], rest["mix"])
+                   rest["expressions"], rest["noise"], rest["mix"], rest["focus_mix"])
 
 
 def template_pool(templates: tuple[str, ...] | list[str], held_out: bool) -> list[int]:
@@ -325,7 +331,7 @@ class Maker:
 
 
 # --------------------------------------------------------------------------------------------
-# Records and splits
+# Records and one split
 
 
 class _CachedTool:
@@ -425,94 +431,3 @@ def generate_split(split: str, n: int, seed: int = 0, grammar: Grammar | None = 
     if len(records) < n:
         raise ValueError(f"could only make {len(records)} distinct {split} tasks, asked for {n}")
     return [{"id": f"{split}-{k:05d}", **r} for k, r in enumerate(records)]
-
-
-def with_memory(records: list[dict[str, Any]], share: float = 0.3,
-                seed: int = 0) -> list[dict[str, Any]]:
-    """The records, a ``share`` of them opening as an agent with memory opens a task (ch. 7).
-
-    For a chosen record a :class:`~companion.agent.loop.Memory` (conversation, retrieval or both;
-    a window of one or two exchanges) remembers one to three other records, and usually one more of
-    the same frame, so that its retrieval note has something similar to recall. The conversation
-    becomes: system prompt, the replayed exchanges, the task with the memory's note, then the
-    record's own calls, unchanged. Only those calls are training targets, so the model learns to
-    read a memory and still solve the new task with tools.
-    """
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"share must be a fraction in [0, 1], got {share!r}")
-    by_frame: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_frame.setdefault(r["frame"], []).append(r)
-    rng = random.Random(seed)
-    shaped = []
-    for record in records:
-        if rng.random() >= share:
-            shaped.append(record)
-            continue
-        mode = rng.choice(MEMORY_MODES)
-        memory = Memory(window=rng.choice([1, 2]), conversation=mode != "retrieval",
-                        retrieval=mode != "conversation")
-        earlier = rng.sample(records, rng.randint(1, 3))
-        if rng.random() < 0.8:
-            earlier.append(rng.choice(by_frame[record["frame"]]))
-        rng.shuffle(earlier)
-        for other in earlier:
-            if other["id"] != record["id"]:
-                memory.remember(other["task"], other["answer"], len(other["calls"]) + 1)
-        system, _, *calls = record["messages"]
-        task = {"role": "user", "content": record["task"] + memory.note(record["task"])}
-        shaped.append({**record, "messages": [system, *memory.history(), task, *calls]})
-    return shaped
-
-
-def generate_splits(seed: int = 0, n_train: int = 4000, n_eval: int = 200,
-                    memory_share: float = 0.3,
-                    index: SearchIndex | None = None) -> dict[str, list[dict[str, Any]]]:
-    """All four splits; train never repeats an evaluation question; a share opens with memory."""
-    grammar = load_grammar()
-    splits: dict[str, list[dict[str, Any]]] = {}
-    for split in ("validation", "test", "heldout"):
-        taken = {r["task"] for s in splits.values() for r in s}
-        splits[split] = generate_split(split, n_eval, seed, grammar, index, exclude=taken)
-    taken = {r["task"] for s in splits.values() for r in s}
-    train = generate_split("train", n_train, seed, grammar, index, exclude=taken)
-    splits["train"] = with_memory(train, memory_share, seed)
-    return {s: splits[s] for s in SPLITS}
-
-
-def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path = DATA_DIR) -> list[Path]:
-    """Write ``<split>.jsonl`` files (one record per line, UTF-8), each replaced atomically."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for split, records in splits.items():
-        path = out_dir / f"{split}.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                       encoding="utf-8")
-        tmp.replace(path)
-        paths.append(path)
-    return paths
-
-
-def load_split(split: str, data_dir: Path = DATA_DIR) -> list[dict[str, Any]]:
-    """Read one split's records back."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-    path = Path(data_dir) / f"{split}.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def summarize(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per split: size, distinct frames and templates, share of each maker, mean calls."""
-    summary = {}
-    for split, records in splits.items():
-        makers = Counter(r["maker"] for r in records)
-        summary[split] = {
-            "records": len(records),
-            "frames": len({r["frame"] for r in records}),
-            "templates": len({r["template"] for r in records}),
-            "maker_share": {m: round(c / len(records), 3) for m, c in sorted(makers.items())},
-            "mean_calls": round(sum(len(r["calls"]) for r in records) / len(records), 3),
-        }
-    return summary

@@ -32,8 +32,9 @@ from companion.agent.evaluation import answer_matches, normalize
 from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import calculate, convert_units
 from companion.numbers import leading_number as gold_number
+from companion.paths import DATA
 
-READER_QUESTIONS = Path(__file__).resolve().parents[2] / "data" / "reader_questions.jsonl"
+READER_QUESTIONS = DATA / "reader_questions.jsonl"
 CATEGORIES: tuple[str, ...] = ("fact", "conversion", "word_problem", "calculator")
 EVERYDAY: tuple[str, ...] = ("fact", "conversion", "word_problem")
 FIELDS: tuple[str, ...] = ("id", "category", "question", "answer", "solution")

@@ -274,16 +274,14 @@ class TransformersLLM:
         )
         return Reply(text, stats)
 
-    def _forced_ids(self, proc: ToolCallLogitsProcessor, new: list[int]) -> list[int]:
-        """The tokens the grammar forces after ``new``, as the tokenizer writes them.
+    def _forced_ids(self, new: list[int], text: str, forced: str) -> list[int]:
+        """The tokens of ``forced``, the text the grammar forces after the reply ``new`` (whose
+        text is ``text``), as the tokenizer writes them.
 
-        The grammar's forced text after ``new`` is appended and the whole reply tokenized; if the
-        tokenizer writes ``new`` as the model did, its next tokens are the guess. Nothing is
-        guessed when the model split the text its own way.
+        The whole reply plus ``forced`` is tokenized; if the tokenizer writes ``new`` as the model
+        did, its next tokens are the guess. Nothing is guessed when the model split the text its
+        own way.
         """
-        text = self.tokenizer.decode(new, clean_up_tokenization_spaces=False)
-        state = proc.grammar.advance(proc.grammar.start, text)
-        forced = proc.grammar.forced_text(state) if state is not None else ""
         if not forced:
             return []
         ids = self.tokenizer(text + forced, add_special_tokens=False)["input_ids"]
@@ -291,11 +289,6 @@ class TransformersLLM:
             return []
         room = self.max_new_tokens - len(new) - 1  # keep a step for the end of turn
         return ids[len(new) :][: max(room, 0)]
-
-    def _complete(self, proc: ToolCallLogitsProcessor, new: list[int]) -> bool:
-        """True when ``new`` is a whole call, so only the end of turn can follow."""
-        text = self.tokenizer.decode(new, clean_up_tokenization_spaces=False)
-        return proc.grammar.advance(proc.grammar.start, text) == proc.grammar.end
 
     @torch.no_grad()
     def _generate_jumping(
@@ -319,12 +312,13 @@ class TransformersLLM:
         """
         prompt = ids[0].tolist()
         proc = self.processor(tools, len(prompt), final_allowed)
+        grammar = proc.grammar
         cache, cached = self._cache_for(prompt)
         if cache is None:
             cache = DynamicCache(config=self.model.config)
         new: list[int] = []
         probs: list[float] = []
-        guess = self._forced_ids(proc, new)
+        guess = self._forced_ids(new, "", grammar.forced_text(grammar.start))
         feed = prompt[cached:] + guess
         passes = 0
         while True:
@@ -341,14 +335,17 @@ class TransformersLLM:
                 if k < len(guess) and token != guess[k]:  # the model disagrees: drop the rest
                     cache.crop(len(prompt) + len(new) - 1 - cache.get_seq_length())
                     break
-            if new[-1] not in self.eos_token_ids and self._complete(proc, new):
+            text = self.tokenizer.decode(new, clean_up_tokenization_spaces=False)
+            state = grammar.advance(grammar.start, text)  # None once an end of turn is chosen
+            if state == grammar.end:
                 new.append(self.eos_token_ids[0])  # the end of turn is all the grammar allows
                 probs.append(1.0)
                 proc.allowed_counts.append(1)
             timed_out = max_time_s is not None and time.perf_counter() - start > max_time_s
             if new[-1] in self.eos_token_ids or len(new) >= self.max_new_tokens or timed_out:
                 break
-            guess = self._forced_ids(proc, new)
+            forced = grammar.forced_text(state) if state is not None else ""
+            guess = self._forced_ids(new, text, forced)
             feed = [new[-1], *guess]
         new = new[: self.max_new_tokens]
         if self.reuse_prefix:

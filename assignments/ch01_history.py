@@ -6,7 +6,7 @@
 # # Assignment 1: Reading the history from data
 #
 # Chapter 1 tells the story from attention to agents with a table of notable language models
-# (`data/language_models.csv`: name, year, organisation, parameter count, architecture family).
+# (`data/sets/language_models.csv`: name, year, organisation, parameter count, architecture family).
 # Here you turn that table into the chapter's claims yourself: how fast did the largest models
 # grow, and when did decoder-only models take over? Run each `%%check` cell after your answer: it
 # prints `[passed]` or what went wrong. The grader runs these checks and hidden ones.

@@ -9,11 +9,11 @@ correction of the query.
 
 ``python benchmarks/bench_agent.py evaluate [--set test] [--limit N]`` runs the configurations of
 chapter 7 (:data:`companion.agent.build.CONFIGURATIONS`) on one question set and stores each report
-in ``data/agent_eval.json`` as ``{set: {configuration: report}}``, which the chapter reads. The
-sets: ``test`` (the tool-use data set's test split), ``heldout`` (its split of frames never seen in
-training) and ``reader`` (the hand-written reader questions); ``--tasks FILE`` names another JSONL
-file. Configurations that need the adapters are skipped, and say so in the file, when they are not
-installed.
+in ``data/results/agent_eval.json`` as ``{set: {configuration: report}}``, which the chapter
+reads. The sets: ``test`` (the tool-use data set's test split), ``heldout`` (its split of frames
+never seen in training) and ``reader`` (the hand-written reader questions); ``--tasks FILE`` names
+another JSONL file. Configurations that need the adapters are skipped, and say so in the file,
+when they are not installed.
 """
 
 from __future__ import annotations
@@ -27,16 +27,17 @@ from pathlib import Path
 
 import torch
 
+from companion import paths
 from companion.agent.build import CONFIGURATIONS
-from companion.paths import DATA, TOOLUSE_DATA
+from companion.paths import TOOLUSE_DATA
 
-RESULTS = DATA / "agent_eval.json"
+RESULTS = paths.RESULTS / "agent_eval.json"
 #: question sets by name: the JSONL file each is read from
 SETS = {
     "validation": TOOLUSE_DATA / "validation.jsonl",
     "test": TOOLUSE_DATA / "test.jsonl",
     "heldout": TOOLUSE_DATA / "heldout.jsonl",
-    "reader": DATA / "reader_questions.jsonl",
+    "reader": paths.SETS / "reader_questions.jsonl",
 }
 
 

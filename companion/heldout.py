@@ -1,6 +1,6 @@
 """Base against fine-tuned SmolLM2 on held-out conversations: three measurements each (chapter 6).
 
-For every conversation of a held-out split (``data/tooluse/test.jsonl``: templates and entities
+For every conversation of a held-out split (``data/sets/tooluse/test.jsonl``: templates and entities
 the training never saw), :func:`evaluate_heldout` records, for one model:
 
 - **tool-call exact match** of the first assistant turn, generated greedily from the system prompt
@@ -15,8 +15,8 @@ the training never saw), :func:`evaluate_heldout` records, for one model:
 
 :func:`summarize` turns the per-conversation rows into the three corpus numbers with percentile
 bootstrap intervals (:func:`companion.metrics.bootstrap_ci`, resampling conversations).
-``python scripts/evaluate_heldout.py`` stores the rows of both models in ``data/heldout_eval.json``,
-which the chapter reads.
+``python scripts/evaluate_heldout.py`` stores the rows of both models in
+``data/results/heldout_eval.json``, which the chapter reads.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def evaluate_heldout(
     for r in records:
         if not isinstance(r, dict) or "messages" not in r or "answer" not in r:
             raise ValueError("each record needs 'messages' and 'answer' (a line of "
-                             f"data/tooluse/*.jsonl), got {str(r)[:80]!r}")
+                             f"data/sets/tooluse/*.jsonl), got {str(r)[:80]!r}")
     first_prompts, gold_calls = zip(*(ft.first_call_prompt(r["messages"]) for r in records),
                                     strict=True)
     calls = ft.generate_replies(model, tokenizer, first_prompts, max_new_tokens, batch_size,

@@ -1,7 +1,7 @@
 """Chapter 1, "From Turing to Transformers": the milestone and model tables, and their figures.
 
-The tables live in ``data/`` (see ``data/language_models.md``); these loaders check them, so a
-typo in a CSV fails a test instead of silently bending a figure.
+The tables live in ``data/sets/`` (see ``data/sets/language_models.md``); these loaders check
+them, so a typo in a CSV fails a test instead of silently bending a figure.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from companion.paths import DATA
+from companion.paths import SETS
 
-DATA_DIR = DATA
+DATA_DIR = SETS
 FAMILIES: tuple[str, ...] = ("encoder-only", "decoder-only", "encoder-decoder")
 FAMILY_COLORS = {"encoder-only": "tab:blue", "decoder-only": "tab:orange",
                  "encoder-decoder": "tab:green"}

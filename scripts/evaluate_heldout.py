@@ -1,10 +1,10 @@
-"""Evaluate base and fine-tuned SmolLM2 on the held-out split; write ``data/heldout_eval.json``.
+"""Evaluate base and fine-tuned SmolLM2 on a held-out split into ``data/results/heldout_eval.json``.
 
 ::
 
     python scripts/evaluate_heldout.py [--split test] [--limit N] [--models base finetuned]
 
-For each conversation of ``data/tooluse/<split>.jsonl`` and each model (the base
+For each conversation of ``data/sets/tooluse/<split>.jsonl`` and each model (the base
 SmolLM2-135M-Instruct, then the same weights with the shipped adapter of chapter 5 merged in), it
 records the measurements of :func:`companion.heldout.evaluate_heldout`: first tool-call exact
 match, final-answer F1, and the NLL of the gold assistant tokens. Chapter 6 reads the file and
@@ -24,9 +24,9 @@ from companion import finetune as ft
 from companion.files import write_json_atomically
 from companion.heldout import evaluate_heldout, summarize
 from companion.models import ADAPTER_DIR, load_finetuned
-from companion.paths import DATA, REPO_ROOT
+from companion.paths import REPO_ROOT, RESULTS
 
-OUTPUT = DATA / "heldout_eval.json"
+OUTPUT = RESULTS / "heldout_eval.json"
 MODELS = ("base", "finetuned")
 
 

@@ -6,8 +6,8 @@ any of its replies (:attr:`companion.agent.loop.AgentResult.confidence`)::
 
     .venv/bin/python scripts/measure_confidence.py validation test
 
-The results go to ``data/agent_confidence.json`` (one entry per split, written atomically after
-each split). About 8 minutes per split of 200 tasks on two CPU cores.
+The results go to ``data/results/agent_confidence.json`` (one entry per split, written atomically
+after each split). About 8 minutes per split of 200 tasks on two CPU cores.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 
 from companion.agent import build_default_agent, evaluate_agent
 from companion.files import write_json_atomically
-from companion.paths import DATA
+from companion.paths import RESULTS as RESULTS_DIR
 from companion.tooluse import load_split
 
-RESULTS = DATA / "agent_confidence.json"
+RESULTS = RESULTS_DIR / "agent_confidence.json"
 
 
 def measure(agent, split: str) -> dict:

@@ -10,7 +10,7 @@ the defaults (all 4000 conversations, cut at 768 tokens) are the larger run for 
 ``--train-limit`` and ``--max-steps`` make a shorter run; ``--threads 1`` beats two when the cores
 are shared with other jobs.
 
-It fine-tunes LoRA adapters on ``data/tooluse/train.jsonl`` with ``Trainer`` (the recipe is
+It fine-tunes LoRA adapters on ``data/sets/tooluse/train.jsonl`` with ``Trainer`` (the recipe is
 :class:`companion.finetune.FinetuneConfig` plus the options below), then measures base and
 fine-tuned model on the first ``--eval-records`` conversations of the validation split (tool-call
 accuracy of the first assistant turn, perplexity of the assistant tokens) and writes, into

@@ -236,7 +236,7 @@ def test_the_introduction_quotes_the_stored_agent_results():
     """book/intro.md states the default agent's rates on the reader set and the test split; they
     must be the stored measurements."""
     root = finetune.REPO_ROOT
-    stored = json.loads((root / "data/agent_eval.json").read_text())
+    stored = json.loads((root / "data/results/agent_eval.json").read_text())
     reader, test = stored["reader"]["default"], stored["test"]["default"]
     intro = " ".join((root / "book/intro.md").read_text(encoding="utf-8").split())
     assert f"{100 * reader['success_rate']:.1f}% of the {reader['n']} questions" in intro

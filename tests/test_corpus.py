@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +18,7 @@ from companion.corpus import (
     sentences,
     write_support_tickets,
 )
-
-DATA = Path(__file__).resolve().parent.parent / "data"
+from companion.paths import SETS
 
 
 def test_sentences_are_parallel_english_and_chinese():
@@ -106,11 +104,11 @@ def test_zh_share_bounds_the_language_mix():
 def test_shipped_ticket_files_are_what_the_generator_writes(tmp_path):
     write_support_tickets(tmp_path)
     for name in ("support_tickets.jsonl", "support_tickets.csv"):
-        assert (DATA / name).read_bytes() == (tmp_path / name).read_bytes()
+        assert (SETS / name).read_bytes() == (tmp_path / name).read_bytes()
     rows = make_support_tickets()
-    with open(DATA / "support_tickets.jsonl", encoding="utf-8") as handle:
+    with open(SETS / "support_tickets.jsonl", encoding="utf-8") as handle:
         assert [json.loads(line) for line in handle] == rows
-    with open(DATA / "support_tickets.csv", encoding="utf-8", newline="") as handle:
+    with open(SETS / "support_tickets.csv", encoding="utf-8", newline="") as handle:
         assert list(csv.DictReader(handle)) == [{k: str(v) for k, v in r.items()} for r in rows]
 
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from companion import history
+from companion.paths import REPO_ROOT
 
 
 def test_language_models_table_is_valid_and_sorted():
@@ -14,7 +15,7 @@ def test_language_models_table_is_valid_and_sorted():
 
 
 def test_every_citation_exists_in_the_bibliography():
-    bib = (history.DATA_DIR.parent / "book" / "references.bib").read_text(encoding="utf-8")
+    bib = (REPO_ROOT / "book" / "references.bib").read_text(encoding="utf-8")
     keys = set(history.load_language_models()["citation"])
     keys |= {k for k in history.load_milestones()["citation"] if k}
     missing = [k for k in sorted(keys) if "{" + k + "," not in bib]

@@ -30,7 +30,7 @@ def notes() -> str:
 
 @pytest.fixture(scope="module")
 def validation() -> dict:
-    return json.loads((ROOT / "data/agent_eval_validation.json").read_text())
+    return json.loads((ROOT / "data/results/agent_eval_validation.json").read_text())
 
 
 def test_lab_notes_quote_the_stored_validation_rates(notes, validation):
@@ -62,7 +62,7 @@ def test_lab_notes_quote_the_stored_task_by_task_comparison(notes, validation):
 
 
 def test_lab_notes_quote_the_stored_confidence_auroc(notes):
-    sureness = json.loads((ROOT / "data/agent_confidence.json").read_text())
+    sureness = json.loads((ROOT / "data/results/agent_confidence.json").read_text())
     auroc = {split: roc_auc_score([t["success"] for t in sureness[split]["tasks"]],
                                   [t["confidence"] for t in sureness[split]["tasks"]])
              for split in ("validation", "test")}

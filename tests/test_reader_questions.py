@@ -29,6 +29,7 @@ from companion.agent.reader_questions import (
 )
 from companion.agent.retrieval import load_knowledge_base
 from companion.numbers import leading_number as gold_number
+from companion.paths import REPO_ROOT
 
 RECORDS = load_reader_questions()
 FACTS = knowledge_base_facts()
@@ -288,7 +289,7 @@ def test_the_gold_script_fails_on_a_wrong_answer_and_write_fixes_it(tmp_path, ca
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "make_reader_gold", READER_QUESTIONS.parents[1] / "scripts" / "make_reader_gold.py"
+        "make_reader_gold", REPO_ROOT / "scripts" / "make_reader_gold.py"
     )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

@@ -204,3 +204,7 @@ class ToolCallLogitsProcessor(LogitsProcessor):
             raise RuntimeError(f"no token can continue the call in state {self.state!r}")
         self.allowed_counts.append(count)
         return scores.masked_fill(~allowed, float("-inf"))
+
+    def forced_end(self) -> None:
+        """Record a token chosen without scoring (an end of turn that is all the grammar allows)."""
+        self.allowed_counts.append(1)

@@ -340,7 +340,7 @@ class TransformersLLM:
             if state == grammar.end:
                 new.append(self.eos_token_ids[0])  # the end of turn is all the grammar allows
                 probs.append(1.0)
-                proc.allowed_counts.append(1)
+                proc.forced_end()
             timed_out = max_time_s is not None and time.perf_counter() - start > max_time_s
             if new[-1] in self.eos_token_ids or len(new) >= self.max_new_tokens or timed_out:
                 break

@@ -1,9 +1,9 @@
 """The hand-written reader question set and how its gold answers are computed (chapter 7).
 
-``data/reader_questions.jsonl`` holds questions typed the way readers type them, written from the
-tool descriptions and the knowledge base by someone who had not seen the tool-use generator (the
-data card, ``data/reader_questions.md``, says how). It is for reporting only: never for training,
-prompts or choosing between variants. Each record has ``id``, ``category`` (one of
+``data/sets/reader_questions.jsonl`` holds questions typed the way readers type them, written from
+the tool descriptions and the knowledge base by someone who had not seen the tool-use generator
+(the data card, ``data/sets/reader_questions.md``, says how). It is for reporting only: never for
+training, prompts or choosing between variants. Each record has ``id``, ``category`` (one of
 :data:`CATEGORIES`), ``question``, ``answer`` (the gold answer as text) and ``solution``: the tool
 calls that compute the gold answer with the agent's own tools.
 
@@ -32,9 +32,9 @@ from companion.agent.evaluation import answer_matches, normalize
 from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import calculate, convert_units
 from companion.numbers import leading_number as gold_number
-from companion.paths import DATA
+from companion.paths import SETS
 
-READER_QUESTIONS = DATA / "reader_questions.jsonl"
+READER_QUESTIONS = SETS / "reader_questions.jsonl"
 CATEGORIES: tuple[str, ...] = ("fact", "conversion", "word_problem", "calculator")
 EVERYDAY: tuple[str, ...] = ("fact", "conversion", "word_problem")
 FIELDS: tuple[str, ...] = ("id", "category", "question", "answer", "solution")

@@ -2,9 +2,9 @@ r"""Search over the book's knowledge base: meaning from all-MiniLM-L6-v2, after 
 spelling is corrected against the knowledge base's words (chapter 7).
 
 The ``search`` tool answers from a small knowledge base the project ships
-(``data/knowledge_base/passages.jsonl``, described in ``data/knowledge_base.md``): short factual
-passages about the models, papers, people and libraries of this book, each with a title and a
-source. A passage's score for a query is the cosine similarity of their embeddings,
+(``data/sets/knowledge_base/passages.jsonl``, described in ``data/sets/knowledge_base.md``): short
+factual passages about the models, papers, people and libraries of this book, each with a title and
+a source. A passage's score for a query is the cosine similarity of their embeddings,
 
 .. math:: \mathrm{score}(q, p) = \cos\big(e(s(q)), e(p)\big),
 
@@ -38,9 +38,9 @@ from typing import Any
 import torch
 
 from companion.agent.spelling import SpellingCorrector
-from companion.paths import DATA
+from companion.paths import SETS
 
-KNOWLEDGE_BASE = DATA / "knowledge_base" / "passages.jsonl"
+KNOWLEDGE_BASE = SETS / "knowledge_base" / "passages.jsonl"
 _FIELDS = ("id", "title", "text", "source")
 
 

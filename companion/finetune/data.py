@@ -3,7 +3,7 @@
 The data are JSONL files of chats (``{"messages": [...], ...}`` per line), one per split, in the
 tool-call format of :mod:`companion.toolcall`. This module reads files and reshapes
 ``datasets.Dataset`` objects; it does not know how the conversations were made (that is the data
-set's own module and its data card, ``data/tooluse.md``), so nothing here imports the agent.
+set's own module and its data card, ``data/sets/tooluse.md``), so nothing here imports the agent.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from companion.metrics.inputs import is_list
-from companion.paths import DATA
+from companion.paths import SETS
 
 KAPPA_WEIGHTS: tuple[str | None, ...] = (None, "linear", "quadratic")
-HUMAN_EVAL_FILE = DATA / "human_eval.jsonl"
+HUMAN_EVAL_FILE = SETS / "human_eval.jsonl"
 HUMAN_EVAL_FIELDS = ("id", "task", "output", "reference", "rating_a", "rating_b")
 
 
@@ -56,7 +56,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], weights: str | None = None) 
 
 
 def load_human_eval(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """The rated outputs of ``data/human_eval.jsonl`` (chapter 6; see its data card).
+    """The rated outputs of ``data/sets/human_eval.jsonl`` (chapter 6; see its data card).
 
     Each record has the fields ``HUMAN_EVAL_FIELDS``; ``rating_a`` and ``rating_b`` are the two
     annotators' integer ratings on the 1-5 rubric. A record that breaks this raises ``ValueError``.

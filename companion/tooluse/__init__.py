@@ -3,7 +3,7 @@
 - :mod:`~companion.tooluse.grammar`: templates with alternatives, optional words and slots;
 - :mod:`~companion.tooluse.spoken`: numbers as people write them (digits, separators, words);
 - :mod:`~companion.tooluse.frames`: a meaning (variables, one calculator expression, templates),
-  read from ``data/tooluse/grammar/*.yaml`` and checked against its schema;
+  read from ``data/sets/tooluse/grammar/*.yaml`` and checked against its schema;
 - :mod:`~companion.tooluse.generate`: the makers and one split (``train``, ``validation``,
   ``test`` in-distribution; ``heldout``: frames and templates never trained on);
 - :mod:`~companion.tooluse.splits`: all the files made together (the four splits and the

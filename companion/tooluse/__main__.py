@@ -1,4 +1,4 @@
-"""``python -m companion.tooluse``: regenerate ``data/tooluse/*.jsonl`` and print a summary."""
+"""``python -m companion.tooluse``: regenerate ``data/sets/tooluse/*.jsonl`` and print a summary."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Frames: what a task means, and the tool calls that solve it (chapter 5's tool-use data).
 
-A frame is read from a YAML file in ``data/tooluse/grammar/``; it names its numeric variables and
-how to draw them, the arithmetic that answers it (one calculator expression over the variables),
+A frame is read from a YAML file in ``data/sets/tooluse/grammar/``; it names its numeric variables
+and how to draw them, the arithmetic that answers it (one calculator expression over the variables),
 and templates (:mod:`companion.tooluse.grammar`) that say it in words::
 
     - name: average_speed

@@ -24,8 +24,8 @@ templates (in-distribution: different draws). ``heldout`` comes only from frames
 ``held_out: true`` and from the *last* template of every other list of three or more, which
 training never sees: it measures generalisation to new meanings and wordings, not recall.
 
-Run ``python -m companion.tooluse`` to regenerate ``data/tooluse/*.jsonl`` (byte-identical for the
-same seed on the same software).
+Run ``python -m companion.tooluse`` to regenerate ``data/sets/tooluse/*.jsonl`` (byte-identical for
+the same seed on the same software).
 """
 
 from __future__ import annotations
@@ -401,15 +401,13 @@ def generate_split(split: str, n: int, seed: int = 0, grammar: Grammar | None = 
         usable = [f for f in usable if not f.held_out]
     frames = {kind: [f for f in usable if f.kind == kind]
               for kind in ("calculator", "word_problem")}
-    draws: dict[str, Callable[[], Task]] = {
-        "word_problem": lambda: maker.frame(frames["word_problem"], held_out),
-        "calculator": lambda: maker.frame(frames["calculator"], held_out),
-        "expression": lambda: maker.expression(held_out),
-        "conversion": lambda: maker.conversion(held_out),
-        "fact": lambda: maker.fact(held_out),
-        "years_between": lambda: maker.years_between(held_out),
-        "years_since": lambda: maker.years_since(held_out),
-    }
+
+    def draw(kind: str) -> Task:
+        """One task of a kind of :data:`KINDS`: from a frame, or from the Maker method so named."""
+        if kind in frames:
+            return maker.frame(frames[kind], held_out)
+        return getattr(maker, kind)(held_out)
+
     kinds = sorted(grammar.mix)
     weights = [grammar.mix[k] for k in kinds]
     records, seen = [], set(exclude)
@@ -417,7 +415,7 @@ def generate_split(split: str, n: int, seed: int = 0, grammar: Grammar | None = 
         if len(records) == n:
             break
         try:
-            task = draws[rng.choices(kinds, weights=weights)[0]]()
+            task = draw(rng.choices(kinds, weights=weights)[0])
             protect = " ".join(str(a.get("query", "")) for _, a in task.calls)
             task.question = maker.noisy(task.question, protect)
             task.calls = [_as_written(call, task.question) for call in task.calls]

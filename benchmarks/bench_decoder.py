@@ -1,8 +1,10 @@
 """Chapter 4: greedy decoding speed of DecoderLM against transformers, on SmolLM2's weights.
 
-Four decoders produce the same tokens from the same prompt: transformers ``generate``
+Five decoders produce the same tokens from the same prompt: transformers ``generate``
 (do_sample=False), ``DecoderLM.generate`` (the readable loop with its KV cache), the same with
-``fast=True`` (:mod:`companion.fastdecode`) and the readable loop without a cache. They run
+``fast=True`` (:mod:`companion.fastdecode`: fused weights and a static cache, and a bfloat16 copy
+of the weights drafting tokens that one float32 pass checks), the fast path without the draft
+(``draft_tokens=0``), and the readable loop without a cache. They run
 interleaved, round after round, in one process with 2 threads, so that a busy machine slows them
 alike; each keeps its best round, and the speed-ups are also given as the median of the per-round
 ratios. Beside them, the memory-bandwidth bound: each new token must read every weight once, so
@@ -47,21 +49,24 @@ def interleaved(runs: dict, rounds: int) -> dict[str, list[float]]:
 
 
 def measure(model, ours, ids, n: int = NEW_TOKENS, rounds: int = ROUNDS) -> dict:
-    """Tokens/s of transformers, the readable and the fast DecoderLM (same greedy tokens), the fast
-    path's warm-up, and the bandwidth bound. Used by this benchmark and by chapter 4."""
+    """Tokens/s of transformers, the readable and the fast DecoderLM with and without its draft
+    (same greedy tokens), the fast path's warm-up, and the bandwidth bound. Used by this benchmark
+    and by chapter 4."""
     never = -1  # an end-of-sequence id no run can produce: every run makes exactly n tokens
     runs = {
         "transformers": lambda: model.generate(ids, max_new_tokens=n, do_sample=False,
                                                pad_token_id=0, eos_token_id=None),
         "readable": lambda: ours.generate(ids, n, eos_token_id=never),
         "fast": lambda: ours.generate(ids, n, eos_token_id=never, fast=True),
+        "fast, no draft": lambda: ours.generate(ids, n, eos_token_id=never, fast=True,
+                                                draft_tokens=0),
     }
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     try:
         with torch.no_grad():
             ours._fused_stamp = None  # the first fast call stacks the weights: time it alone
-            warm_up = _timed(lambda: ours._fused())
+            warm_up = _timed(lambda: (ours._fused(), ours._fused(torch.bfloat16)))
             outputs = {name: run() for name, run in runs.items()}  # also warms every path up
             times = interleaved(runs, rounds)
         bandwidth = read_bandwidth()
@@ -98,22 +103,29 @@ def run() -> list[dict]:
         {"name": f"DecoderLM greedy, fast=True, SmolLM2, {n} tokens", "value": rate["fast"],
          "unit": "tokens/s", "reference": "transformers generate, same weights and tokens "
          f"(median of {m['rounds']} interleaved rounds)", "ratio": m["speedup"]["fast"]},
+        {"name": f"DecoderLM greedy, fast=True, draft_tokens=0, {n} tokens",
+         "value": rate["fast, no draft"], "unit": "tokens/s",
+         "reference": "transformers generate (median ratio)",
+         "ratio": m["speedup"]["fast, no draft"]},
         {"name": f"DecoderLM greedy, readable loop, {n} tokens", "value": rate["readable"],
          "unit": "tokens/s", "reference": "transformers generate (median ratio)",
          "ratio": m["speedup"]["readable"]},
         {"name": "transformers generate (do_sample=False)", "value": rate["transformers"],
          "unit": "tokens/s", "reference": "memory-bandwidth bound", "ratio": rate["transformers"]
          / bound},
-        {"name": "DecoderLM fast=True", "value": rate["fast"], "unit": "tokens/s",
-         "reference": "memory-bandwidth bound", "ratio": rate["fast"] / bound},
-        {"name": "fast path warm-up (stacking the weights, once)", "value": m["warm_up_s"],
+        {"name": "DecoderLM fast=True, draft_tokens=0", "value": rate["fast, no draft"],
+         "unit": "tokens/s", "reference": "memory-bandwidth bound",
+         "ratio": rate["fast, no draft"] / bound},
+        {"name": "fast path warm-up (stacking the weights and their bfloat16 copy, once)",
+         "value": m["warm_up_s"],
          "unit": "s", "reference": None, "ratio": None},
         {"name": f"DecoderLM greedy without KV cache, {n} tokens", "value": slow,
          "unit": "tokens/s", "reference": "DecoderLM readable loop with KV cache",
          "ratio": slow / rate["readable"]},
         {"name": f"memory-bandwidth bound ({m['weight_bytes'] / 2**20:.0f} MiB of weights per "
          f"token at {m['bandwidth'] / 1e9:.1f} GB/s)", "value": bound, "unit": "tokens/s",
-         "reference": "DecoderLM fast=True", "ratio": bound / rate["fast"]},
+         "reference": "DecoderLM fast=True, draft_tokens=0",
+         "ratio": bound / rate["fast, no draft"]},
     ]
 
 

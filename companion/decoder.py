@@ -278,6 +278,7 @@ class DecoderLM(nn.Module):
         use_cache: bool = True,
         generator: torch.Generator | None = None,
         fast: bool = False,
+        draft_tokens: int = 8,
     ) -> Tensor:
         """Extend ``input_ids`` (``(batch, T)``, no padding) by up to ``max_new_tokens`` (ch. 4).
 
@@ -288,12 +289,17 @@ class DecoderLM(nn.Module):
         with it. ``use_cache=False`` re-reads the whole sequence each step (for comparison).
         ``fast=True`` runs the same model through :mod:`companion.fastdecode` (fused projections,
         a static cache): the same tokens, faster; not for beam search or ``use_cache=False``.
-        Returns prompt and new tokens, ``(batch, T + n)``.
+        Greedy and fast for one sequence, a bfloat16 copy of the weights also guesses
+        ``draft_tokens`` tokens ahead and one pass checks them (:func:`fastdecode.speculate
+        <companion.fastdecode.speculate>`; 0 turns it off): the same tokens again, in fewer
+        float32 passes. Returns prompt and new tokens, ``(batch, T + n)``.
         """
         self._check_generate(input_ids, max_new_tokens, strategy)
         if fast and (strategy == "beam" or not use_cache):
             raise ValueError(f"fast=True decodes greedy and sampled text with a KV cache; got "
                              f"strategy={strategy!r}, use_cache={use_cache}")
+        if draft_tokens < 0:
+            raise ValueError(f"draft_tokens must be >= 0 (0: no drafting), got {draft_tokens}")
         eos = self.config.eos_token_id if eos_token_id is None else eos_token_id
         if strategy == "beam":
             return self._beam_search(input_ids, max_new_tokens, num_beams, length_penalty, eos)
@@ -309,6 +315,9 @@ class DecoderLM(nn.Module):
             probs = filter_logits(logits, temperature, top_k, top_p).softmax(dim=-1)
             return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
+        if fast and strategy == "greedy" and input_ids.shape[0] == 1 and draft_tokens > 0:
+            return fastdecode.speculate(self, self._fused(), self._fused(torch.bfloat16),
+                                        input_ids, max_new_tokens, eos, draft_tokens)
         if fast:
             return fastdecode.decode(self, self._fused(), input_ids, max_new_tokens, choose, eos)
         sequence, past = input_ids, None
@@ -329,14 +338,17 @@ class DecoderLM(nn.Module):
                 break
         return sequence
 
-    def _fused(self) -> list[fastdecode.FusedBlock]:
-        """The fast path's stacked weights, rebuilt when a weight was replaced or changed."""
+    def _fused(self, dtype: torch.dtype | None = None) -> fastdecode.Weights:
+        """The fast path's stacked weights (in ``dtype``, if given), rebuilt when a weight was
+        replaced or changed."""
         # Every in-place change (an optimizer step, load_state_dict) bumps a tensor's _version;
         # .to() or a new Parameter changes its data_ptr. Either makes the stacked copies stale.
         stamp = tuple((p.data_ptr(), p._version) for p in self.parameters())
         if getattr(self, "_fused_stamp", None) != stamp:
-            self._fused_blocks, self._fused_stamp = fastdecode.fuse(self), stamp
-        return self._fused_blocks
+            self._fused_weights, self._fused_stamp = {}, stamp
+        if dtype not in self._fused_weights:
+            self._fused_weights[dtype] = fastdecode.fuse(self, dtype)
+        return self._fused_weights[dtype]
 
     def _beam_search(
         self, input_ids: Tensor, max_new_tokens: int, num_beams: int, length_penalty: float,

@@ -11,10 +11,7 @@ rewrites only numeric answers; a name answer is chosen by hand and only checked.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from companion.agent.reader_questions import (
@@ -24,21 +21,8 @@ from companion.agent.reader_questions import (
     load_reader_questions,
     solve,
 )
+from companion.files import write_jsonl_atomically
 from companion.numbers import leading_number as gold_number
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    """Write one JSON object per line, all at once (a temporary file renamed over ``path``)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             if gold_number(computed) is not None and record["answer"] != computed:
                 record["answer"] = computed
                 changed += 1
-        write_jsonl(args.path, records)
+        write_jsonl_atomically(args.path, records)
         print(f"wrote {len(records)} questions ({changed} answers changed)")
     problems = [p for p in (gold_problem(r, facts) for r in records) if p is not None]
     for problem in problems:

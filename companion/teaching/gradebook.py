@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from companion.files import write_text_atomically
 from companion.teaching.source import Assignment, all_assignments, load_assignment
 
 if TYPE_CHECKING:
@@ -26,13 +26,6 @@ if TYPE_CHECKING:
 
 POSSIBLE = "points possible"
 WRITTEN_FIELDS = ["student", "question", "points", "comment"]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so a run killed mid-write leaves the previous file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -70,9 +63,9 @@ class Sheet:
         possible = {"student": POSSIBLE, **{n: f"{self.assignment.questions[n].points:g}"
                                             for n in self.auto},
                     "total": f"{sum(self.assignment.questions[n].points for n in self.auto):g}"}
-        _write_atomic(self.folder / "scores.csv",
-                      _csv_text(fields, [possible, *(self.rows[s] for s in sorted(self.rows))]))
-        _write_atomic(self.folder / "feedback" / f"{grade.student}.md", feedback)
+        table = [possible, *(self.rows[s] for s in sorted(self.rows))]
+        write_text_atomically(self.folder / "scores.csv", _csv_text(fields, table))
+        write_text_atomically(self.folder / "feedback" / f"{grade.student}.md", feedback)
         if self.written:
             self._record_written(grade)
 
@@ -83,7 +76,7 @@ class Sheet:
         rows += [{"student": grade.student, "question": q, "points": "", "comment": ""}
                  for q in self.written if (grade.student, q) not in have]
         rows.sort(key=lambda r: (r["question"], r["student"]))
-        _write_atomic(path, _csv_text(WRITTEN_FIELDS, rows))
+        write_text_atomically(path, _csv_text(WRITTEN_FIELDS, rows))
         (self.folder / "written").mkdir(exist_ok=True)
         for question in self.written:
             self.answers.setdefault(question, {})[grade.student] = grade.written.get(
@@ -96,7 +89,7 @@ class Sheet:
                      "## Rubric", "", self.assignment.rubric(question).replace("# ", ""), ""]
             for student in sorted(known):
                 parts += [f"## {student}", "", known[student], ""]
-            _write_atomic(page, "\n".join(parts))
+            write_text_atomically(page, "\n".join(parts))
 
 
 def _read_answers(page: Path) -> dict[str, str]:
@@ -163,7 +156,7 @@ def build_gradebook(grades: str | Path, out: str | Path,
         total = sum(float(table[student].get(n, 0) or 0) for n in names)
         rows_out.append({"student": student, **{n: table[student].get(n, "") for n in names},
                          "total": f"{round(total, 2):g}"})
-    _write_atomic(Path(out), _csv_text(["student", *names, "total"], rows_out))
+    write_text_atomically(Path(out), _csv_text(["student", *names, "total"], rows_out))
     return rows_out
 
 

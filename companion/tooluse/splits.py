@@ -18,6 +18,7 @@ from typing import Any
 
 from companion.agent.memory import Memory
 from companion.agent.tools import SearchIndex
+from companion.files import write_jsonl_atomically
 from companion.tooluse.generate import (
     DATA_DIR,
     SPLITS,
@@ -107,10 +108,7 @@ def write_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path = DATA_D
     paths = []
     for split, records in splits.items():
         path = out_dir / f"{split}.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                       encoding="utf-8")
-        tmp.replace(path)
+        write_jsonl_atomically(path, records)
         paths.append(path)
     return paths
 

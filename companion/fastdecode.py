@@ -192,12 +192,12 @@ def speculate(
     room = t + max_new_tokens + k  # a round may check k guesses past the last kept token
     target, drafter = Decoder(model, weights, 1, room), Decoder(model, draft, 1, room)
     drafter.step(input_ids)
-    new = [int(target.step(input_ids).argmax(dim=-1))]
-    seq = input_ids[0].tolist() + new  # the prompt and every token made so far
-    while new[-1] != eos and len(new) < max_new_tokens:
+    seq = input_ids[0].tolist()  # the prompt and every token made so far
+    seq.append(int(target.step(input_ids).argmax(dim=-1)))
+    while seq[-1] != eos and len(seq) < t + max_new_tokens:
         guesses: list[int] = []
         pending = seq[drafter.length:]  # what the draft has not read yet: one or two tokens
-        for _ in range(min(k, max_new_tokens - len(new) - 1)):
+        for _ in range(min(k, t + max_new_tokens - len(seq) - 1)):
             guesses.append(int(drafter.step(input_ids.new_tensor([pending])).argmax(dim=-1)))
             pending = guesses[-1:]
             if guesses[-1] == eos:
@@ -213,8 +213,7 @@ def speculate(
             on_round(len(guesses), kept)
         drafter.length = min(drafter.length, len(seq) + kept)
         for token in best[: kept + 1]:
-            new.append(token)
             seq.append(token)
             if token == eos:
                 break
-    return torch.cat((input_ids, input_ids.new_tensor([new])), dim=1)
+    return input_ids.new_tensor([seq])

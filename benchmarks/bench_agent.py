@@ -2,8 +2,10 @@
 
 ``run()`` (for ``benchmarks/run.py``, about a minute) measures what the tool-call logits processor
 adds per generated token, against one SmolLM2 decoding step measured in the same run, the median
-seconds per test task of the book's default agent with and without the kept prefix cache and
-jump-forward decoding of :class:`companion.agent.TransformersLLM`, and the search tool's top-1
+seconds per test task of the book's default agent (its model: every question goes to it) with and
+without the kept prefix cache and jump-forward decoding of :class:`companion.agent.TransformersLLM`,
+the notation reader's time per reader question against that model's time per task, and the
+search tool's top-1
 accuracy on the knowledge base's names, spelt right and misspelt, with and without spelling
 correction of the query.
 
@@ -124,6 +126,19 @@ def _retrieval_rows(misspellings: int = 5, seed: int = 1) -> list[dict]:
     return rows
 
 
+def _notation_ms() -> tuple[float, float]:
+    """Mean milliseconds of the notation reader per reader question (after one warm-up pass that
+    loads the lexicon), and the share of those questions it takes."""
+    from companion.agent.notation import read_question
+
+    questions = [t["question"] for t in load_tasks("reader")]
+    taken = sum(read_question(q) is not None for q in questions)
+    start = time.perf_counter()
+    for question in questions:
+        read_question(question)
+    return 1e3 * (time.perf_counter() - start) / len(questions), taken / len(questions)
+
+
 def run() -> list[dict]:
     """Per-token cost of the tool-call constraint, relative to a SmolLM2 decoding step; seconds
     per test task; search top-1 on misspelt names."""
@@ -138,10 +153,11 @@ def run() -> list[dict]:
     step_ms = _decode_ms_per_token(model, tokenizer)
     from companion.agent import build_default_agent
 
-    agent, tasks = build_default_agent(), load_tasks("test", 7)
+    agent, tasks = build_default_agent(notation=False), load_tasks("test", 7)  # model timings
     cold_s = _median_task_seconds(agent, tasks, reuse_prefix=False, jump_forward=False)
     kept_s = _median_task_seconds(agent, tasks, reuse_prefix=True, jump_forward=False)
     jump_s = _median_task_seconds(agent, tasks, reuse_prefix=True, jump_forward=True)
+    notation_ms, taken = _notation_ms()
     return [
         {"name": "agent: decode step, SmolLM2-135M", "value": step_ms, "unit": "ms/token",
          "reference": "-", "ratio": None},
@@ -155,6 +171,11 @@ def run() -> list[dict]:
          "reference": "prompt re-read each reply", "ratio": kept_s / cold_s},
         {"name": "agent: test task, kept cache + jump-forward", "value": jump_s, "unit": "s",
          "reference": "kept prefix cache", "ratio": jump_s / kept_s},
+        {"name": "agent: notation reader, one reader question", "value": notation_ms,
+         "unit": "ms", "reference": "test task, kept cache + jump-forward",
+         "ratio": notation_ms / (1e3 * jump_s)},
+        {"name": "agent: reader questions the notation reader takes", "value": taken,
+         "unit": "share", "reference": "-", "ratio": None},
         *_retrieval_rows(),
     ]
 

@@ -224,7 +224,12 @@ def test_each_configuration_has_the_loop_its_name_says(smollm2, name, quantity, 
 def test_configurations_differ_from_the_default_in_what_their_names_say():
     default = CONFIGURATIONS["default"]
     assert default == AgentConfig()  # what build_default_agent() builds
-    assert CONFIGURATIONS["base"] == AgentConfig(finetuned=False)
+    assert CONFIGURATIONS["base"] == AgentConfig(finetuned=False, notation=False)
+    assert CONFIGURATIONS["model_only"] == AgentConfig(notation=False)
+    model_comparisons = ("base", "base_unconstrained", "finetuned_unconstrained", "model_only")
+    assert not any(CONFIGURATIONS[name].notation for name in model_comparisons)
+    defaults_plus = ("quantity_check", "with_checks", "memory")
+    assert all(CONFIGURATIONS[name].notation for name in defaults_plus)
     assert not CONFIGURATIONS["base_unconstrained"].constrained
     assert not CONFIGURATIONS["finetuned_unconstrained"].constrained
     assert CONFIGURATIONS["smolagents"].smolagents

@@ -95,3 +95,34 @@ def test_lab_notes_quote_the_threshold_chosen_on_validation(notes):
 def test_lab_notes_is_in_the_table_of_contents_after_the_glossary():
     toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
     assert toc.index("file: book/glossary") < toc.index("file: book/lab_notes")
+
+
+def test_lab_notes_quote_what_the_notation_reader_did_on_the_reader_set(notes):
+    """The notation reader's share of the reader set, its accuracy there, and the plain calculator
+    questions with and without it, recomputed from the stored runs."""
+    from companion.agent.notation import read_question
+
+    stored = json.loads((ROOT / "data/results/agent_eval.json").read_text())["reader"]
+    rows = [json.loads(line) for line in
+            (ROOT / "data/sets/reader_questions.jsonl").read_text().splitlines() if line]
+    category = {r["id"]: r["category"] for r in rows}
+    default = stored["default"]["tasks"]
+    read = [t for t in default if read_question(t["question"]) is not None]
+    right = sum(t["success"] for t in read)
+    assert f"took {len(read)} of the {len(default)} questions" in notes
+    assert f"answered {'all ' + str(right) if right == len(read) else right} right" in notes
+
+    def calculator_rate(config: str) -> float:
+        runs = [t for t in stored[config]["tasks"] if category[t["id"]] == "calculator"]
+        return 100 * sum(t["success"] for t in runs) / len(runs)
+
+    assert (f"calculator questions rose from {calculator_rate('model_only'):.0f}% to "
+            f"{calculator_rate('default'):.0f}%") in notes
+    problems = {config: [t["success"] for t in stored[config]["tasks"]
+                         if category[t["id"]] == "word_problem"] for config in stored}
+    assert (f"went from {sum(problems['model_only'])} to {sum(problems['default'])} of "
+            f"{len(problems['default'])}") in notes
+    choice = json.loads((ROOT / "data/results/agent_eval_validation.json").read_text())[
+        "notation_reader"]["digits_choice"]
+    assert (f"won {choice['won']} of the {choice['tasks']} tasks it changes and lost "
+            f"{'none' if choice['lost'] == 0 else choice['lost']}") in notes

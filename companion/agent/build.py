@@ -4,10 +4,12 @@ Every agent of chapter 7 is the same loop (:class:`~companion.agent.loop.Agent`)
 model, decoding and set of checks. A configuration names that choice (:class:`AgentConfig`);
 :data:`CONFIGURATIONS` holds the ones the chapter and ``benchmarks/bench_agent.py`` evaluate, and
 :func:`build_agent` turns a name into a runnable agent. :func:`build_default_agent` is the one a
-reader gets from ``python -m companion.agent``: the fine-tuned model, constrained calls, and no
-loop checks. The two checks (every stated number used, every stated knowledge-base name searched)
-stay available as options: they are true of the generated training tasks by construction and
-false of many real questions, so they are not part of the default.
+reader gets from ``python -m companion.agent``: the notation reader
+(:func:`~companion.agent.notation.read_question`) for questions that are only arithmetic or a
+unit conversion, the fine-tuned model with constrained calls for the rest, and no loop checks.
+The two checks (every stated number used, every stated knowledge-base name searched) stay
+available as options: they are true of the generated training tasks by construction and false of
+many real questions, so they are not part of the default.
 
 Merging the LoRA adapters into the weights takes seconds at every start, so the merged model is
 kept in the model cache (:func:`companion.models.cache_dir`), in a folder named by a hash of the
@@ -35,6 +37,8 @@ class AgentConfig:
     """One way to assemble the agent: which model, which decoding, which loop checks.
 
     ``finetuned=None`` uses the agent's adapters when installed, else the base model.
+    ``notation`` lets the notation reader answer what it reads wholly before the model runs, and
+    has the model read every other question with its numbers in digits.
     ``smolagents`` runs the same model and tools inside smolagents' ``ToolCallingAgent``.
     """
 
@@ -44,18 +48,21 @@ class AgentConfig:
     lookup_check: bool = False
     memory: bool = False
     smolagents: bool = False
+    notation: bool = True
 
 
 #: the configurations chapter 7 compares, by name (``"default"`` is :func:`build_default_agent`)
+#: (the first three and ``model_only`` compare models, so every question goes to the model)
 CONFIGURATIONS: dict[str, AgentConfig] = {
-    "base_unconstrained": AgentConfig(finetuned=False, constrained=False),
-    "base": AgentConfig(finetuned=False),
-    "finetuned_unconstrained": AgentConfig(constrained=False),
+    "base_unconstrained": AgentConfig(finetuned=False, constrained=False, notation=False),
+    "base": AgentConfig(finetuned=False, notation=False),
+    "finetuned_unconstrained": AgentConfig(constrained=False, notation=False),
+    "model_only": AgentConfig(notation=False),
     "default": AgentConfig(),
     "quantity_check": AgentConfig(quantity_check=True),
     "with_checks": AgentConfig(quantity_check=True, lookup_check=True),
     "memory": AgentConfig(memory=True),
-    "smolagents": AgentConfig(finetuned=None, smolagents=True),
+    "smolagents": AgentConfig(finetuned=None, smolagents=True, notation=False),
 }
 
 
@@ -127,6 +134,7 @@ def assemble_agent(config: AgentConfig, model, tokenizer, memory: Memory | None 
     caller's business): an :class:`~companion.agent.loop.Agent`, or a smolagents runner."""
     from companion.agent.llm import TransformersLLM
     from companion.agent.lookups import knowledge_base_names
+    from companion.agent.notation import NotationReader
     from companion.agent.tools import default_tools
 
     llm = TransformersLLM(model, tokenizer, constrained=config.constrained)
@@ -140,8 +148,9 @@ def assemble_agent(config: AgentConfig, model, tokenizer, memory: Memory | None 
             max_steps=max_steps, verbosity_level=0,
         ))
     names = knowledge_base_names() if config.lookup_check else ()
+    notation = NotationReader() if config.notation else None
     return Agent(llm, default_tools(), memory, max_steps=max_steps, time_budget_s=time_budget_s,
-                 quantity_check=config.quantity_check, lookup_names=names)
+                 quantity_check=config.quantity_check, lookup_names=names, notation=notation)
 
 
 def build_default_agent(
@@ -152,16 +161,17 @@ def build_default_agent(
     memory: Memory | None = None,
     quantity_check: bool = False,
     lookup_check: bool = False,
+    notation: bool = True,
 ) -> Agent:
-    """The book's offline agent: SmolLM2-135M-Instruct fine-tuned for tool calls
-    (:func:`load_agent_model`), the default tools, constrained calls, no loop checks.
+    """The book's offline agent: the notation reader, then SmolLM2-135M-Instruct fine-tuned for
+    tool calls (:func:`load_agent_model`), the default tools, constrained calls, no loop checks.
 
     ``quantity_check`` and ``lookup_check`` turn on the loop's optional checks
     (:class:`~companion.agent.loop.Agent`; the lookup check's names are the knowledge base's
-    subjects).
+    subjects); ``notation=False`` sends every question to the model.
     """
     model, tokenizer = load_agent_model(finetuned)
-    config = AgentConfig(finetuned, constrained, quantity_check, lookup_check)
+    config = AgentConfig(finetuned, constrained, quantity_check, lookup_check, notation=notation)
     return assemble_agent(config, model, tokenizer, memory, max_steps, time_budget_s)
 
 

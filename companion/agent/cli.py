@@ -14,9 +14,9 @@ questions are read one per line from standard input until an empty line or end o
 default because chapter 7 measured that it costs the shipped model accuracy on single tasks.
 
 Each answer is printed with the run's confidence (the probability of the least sure token the
-model chose); below ``--min-confidence`` the answer is flagged for a person to check: selective
-answering. The threshold is the reader's to choose; the lab notes show how one was chosen on a
-validation split for an earlier adapter.
+model chose; an answer of the notation reader says so instead, since no model ran); below
+``--min-confidence`` the answer is flagged for a person to check: selective answering. The
+threshold is the reader's to choose; the lab notes show how one was chosen on a validation split.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def describe(result: AgentResult, min_confidence: float | None = None, trace: bo
     sure = result.confidence
     sure_text = "unknown" if sure is None else f"{sure:.2f}"
     steps = f"{len(result.steps)} step" + ("s" if len(result.steps) != 1 else "")
-    lines.append(f"confidence {sure_text}, {steps}, {result.duration_s:.1f} s")
+    how = "read as notation, no model" if result.notation else f"confidence {sure_text}"
+    lines.append(f"{how}, {steps}, {result.duration_s:.1f} s")
     if min_confidence is not None and sure is not None and sure < min_confidence:
         lines.append(f"unsure: confidence {sure:.2f} < {min_confidence:.2f}; "
                      "have a person check this answer")

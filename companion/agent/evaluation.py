@@ -90,12 +90,12 @@ def evaluate_agent(
 ) -> EvaluationReport:
     """Run ``agent`` on each task and score it (chapter 7).
 
-    success rate = successes / n; mean steps = model replies per task; tool-call validity = valid
-    calls / all replies (a reply is valid when it parses, names a known tool and its arguments fit
-    the schema); latency = wall-clock seconds per task (mean and median). The table also keeps each
-    run's :attr:`~companion.agent.loop.AgentResult.confidence` (None for models that do not report
-    token probabilities). ``on_result`` is called after each task (for progress or for keeping
-    traces).
+    success rate = successes / n; mean steps = steps per task (model replies, or the notation
+    reader's call and answer); tool-call validity = valid calls / all steps (a reply is valid when
+    it parses, names a known tool and its arguments fit the schema); latency = wall-clock seconds
+    per task (mean and median). The table also keeps each run's
+    :attr:`~companion.agent.loop.AgentResult.confidence` (None for models that do not report token
+    probabilities). ``on_result`` is called after each task (for progress or for keeping traces).
     """
     rows = []
     valid = replies = 0

@@ -5,6 +5,7 @@ One run of :class:`Agent` is a tool-calling loop over the format of :mod:`compan
 the calls)::
 
     check the question                               -> refused, before any model call
+    notation.read(task)?        -> its one call runs; the observation is the answer
     messages = [system: tools and the rule, user: task]
     repeat at most max_steps times, while the time budget lasts:
         reply = llm(messages)                        # one JSON object, or something malformed
@@ -20,6 +21,12 @@ the step and time budgets always end the run. A question the model cannot handle
 long, not in the Latin alphabet: :mod:`companion.agent.questions`) is refused with a message
 before any model call. Only the tools given to the agent can run; text in
 an observation (a retrieved passage, say) is data, never a way to add a tool.
+
+Before the model, a *notation reader* may answer (``notation``, on in the book's default agent:
+:class:`companion.agent.notation.NotationReader`): a question that is only arithmetic or a unit
+conversion is read by a grammar into its one tool call, which runs as step 1, and its observation
+is the final answer of step 2. A question the reader does not take wholly, or whose call fails,
+goes to the model, which reads it with its numbers in digits ("twenty-nine" as 29).
 
 Two optional checks (off in the book's default agent, :mod:`companion.agent.build`, because they
 are true of the generated training tasks by construction, not of questions in general):
@@ -41,7 +48,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from companion.agent.llm import LLM, GenerationStats, as_reply
 from companion.agent.lookups import SEARCH, stated_names, unsearched_names
@@ -55,9 +62,14 @@ from companion.toolcall import (
     Message,
     ToolCall,
     ToolCallParseError,
+    format_call,
+    format_final,
     parse_call,
     system_prompt,
 )
+
+if TYPE_CHECKING:
+    from companion.agent.notation import NotationReader
 
 
 class StopReason(StrEnum):
@@ -96,7 +108,8 @@ ERROR_KINDS = tuple(e.value for e in StepError)
 class Step:
     """One turn of the loop, as plain data.
 
-    ``raw`` is the model's text; ``call`` the parsed call (None if it did not parse); ``error``
+    ``raw`` is the model's text (or the notation reader's call, with ``stats`` None); ``call`` the
+    parsed call (None if it did not parse); ``error``
     and ``error_kind`` say what went wrong (a :class:`StepError`); ``observation`` is what the
     model was shown next (empty after the final answer); ``duration_s`` covers the model and the
     tool; ``stats`` is what the model measured while writing the reply
@@ -132,7 +145,8 @@ class Step:
 @dataclass
 class AgentResult:
     """The outcome of :meth:`Agent.run`: the answer ("" if none), every step, and why it stopped
-    (``refusal`` says why a question was refused before any step)."""
+    (``refusal`` says why a question was refused before any step; ``notation`` is True when the
+    notation reader answered and no model ran)."""
 
     task: str
     answer: str
@@ -140,6 +154,7 @@ class AgentResult:
     stopped_because: StopReason
     duration_s: float
     refusal: str | None = None
+    notation: bool = False
 
     def __post_init__(self) -> None:
         self.stopped_because = StopReason(self.stopped_because)
@@ -174,7 +189,10 @@ class Agent:
     ``quantity_check`` holds back a final answer, on every step but the last, while a number the
     task states has not been used by a tool call. ``lookup_names`` (empty: no check) makes the
     model search, on every step but the last, while a name the task states is in no search query
-    and fewer searches have been made than the task states names.
+    and fewer searches have been made than the task states names. ``notation`` (None: the model
+    reads every question as typed) answers a question that is only notation, and rewrites the
+    numbers of every other question in digits for the model
+    (:class:`~companion.agent.notation.NotationReader`).
     """
 
     def __init__(
@@ -186,6 +204,7 @@ class Agent:
         time_budget_s: float = 60.0,
         quantity_check: bool = False,
         lookup_names: Sequence[str] = (),
+        notation: NotationReader | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps={max_steps}; expected at least 1")
@@ -205,11 +224,13 @@ class Agent:
         self.time_budget_s = time_budget_s
         self.quantity_check = quantity_check
         self.lookup_names = tuple(lookup_names)
+        self.notation = notation
         self.specs = [t.spec() for t in tools]
         self.system = system_prompt(self.specs)
 
     def messages_for(self, task: str) -> list[Message]:
-        """The opening chat: system prompt, remembered exchanges, then the task (with a note)."""
+        """The opening chat: system prompt, remembered exchanges, then the task (its numbers in
+        digits when the agent has a notation reader) with a note."""
         if not isinstance(task, str) or not task.strip():
             raise ValueError(f"task must be a non-empty string, got {task!r}")
         memory = self.memory
@@ -218,7 +239,8 @@ class Agent:
         return [
             {"role": "system", "content": self.system},
             *history,
-            {"role": "user", "content": task + note},
+            {"role": "user", "content": (self.notation.digits(task) if self.notation else task)
+             + note},
         ]
 
     def _act(self, call: ToolCall) -> tuple[str, str | None, StepError | None]:
@@ -260,6 +282,22 @@ class Agent:
         if sum(c.name == SEARCH for c in calls) >= len(stated_names(task, self.lookup_names)):
             return []
         return unsearched_names(task, calls, self.lookup_names)
+
+    def _read(self, task: str) -> list[Step] | None:
+        """The notation reader's call for ``task`` and the answer it gives, as two steps; None
+        when the reader does not take the question or its call fails (the model then runs)."""
+        if self.notation is None or (call := self.notation.read(task)) is None:
+            return None
+        t0 = time.perf_counter()
+        observation, error, _ = self._act(call)
+        if error is not None:
+            return None
+        answer = observation.split(" = ")[-1]  # a conversion's "5 mi = 8.04672 km" -> "8.04672 km"
+        return [
+            Step(1, format_call(call.name, call.arguments), call, observation,
+                 time.perf_counter() - t0),
+            Step(2, format_final(answer), ToolCall(FINAL_ANSWER, {"answer": answer}), "", 0.0),
+        ]
 
     def _step(self, index: int, messages: list[Message], left: float, last: bool, task: str,
               steps: list[Step]) -> Step:
@@ -309,6 +347,19 @@ class Agent:
         except QuestionError as err:
             return AgentResult(task, "", [], StopReason.REFUSED, time.perf_counter() - start,
                                refusal=str(err))
+        steps = self._read(task)
+        read = steps is not None
+        if read:
+            answer, stopped = steps[-1].call.arguments["answer"], StopReason.FINAL_ANSWER
+        else:
+            answer, stopped, steps = self._loop(task, start)
+        if self.memory is not None and stopped == StopReason.FINAL_ANSWER:
+            self.memory.remember(task, answer, len(steps))
+        return AgentResult(task, answer, steps, stopped, time.perf_counter() - start,
+                           notation=read)
+
+    def _loop(self, task: str, start: float) -> tuple[str, StopReason, list[Step]]:
+        """The model's turns: (answer, why the loop stopped, steps)."""
         messages = self.messages_for(task)
         steps: list[Step] = []
         answer, stopped = "", StopReason.MAX_STEPS
@@ -326,6 +377,4 @@ class Agent:
                 {"role": "assistant", "content": step.raw.strip()},
                 {"role": TOOL_ROLE, "content": step.observation},
             ]
-        if self.memory is not None and stopped == StopReason.FINAL_ANSWER:
-            self.memory.remember(task, answer, len(steps))
-        return AgentResult(task, answer, steps, stopped, time.perf_counter() - start)
+        return answer, stopped, steps

@@ -116,8 +116,8 @@ def test_lab_notes_quote_what_the_notation_reader_did_on_the_reader_set(notes):
         runs = [t for t in stored[config]["tasks"] if category[t["id"]] == "calculator"]
         return 100 * sum(t["success"] for t in runs) / len(runs)
 
-    assert (f"calculator questions rose from {calculator_rate('model_only'):.0f}% to "
-            f"{calculator_rate('default'):.0f}%") in notes
+    assert (f"calculator questions rose from {calculator_rate('model_only'):.1f}% to "
+            f"{calculator_rate('default'):.1f}%") in notes
     problems = {config: [t["success"] for t in stored[config]["tasks"]
                          if category[t["id"]] == "word_problem"] for config in stored}
     assert (f"went from {sum(problems['model_only'])} to {sum(problems['default'])} of "

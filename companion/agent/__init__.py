@@ -10,8 +10,9 @@ One idea per module, each importing only those above it in this list:
   whose every :class:`Reply` carries its statistics;
 - :mod:`~companion.agent.questions`: which questions the agent takes (checked before any model
   runs);
-- :mod:`~companion.agent.lexicon` and :mod:`~companion.agent.notation`: the notation reader, which
-  answers a question that is only arithmetic or a unit conversion before any model runs;
+- :mod:`~companion.agent.lexicon`, :mod:`~companion.agent.expressions` and
+  :mod:`~companion.agent.notation`: the notation reader, which answers a question that is only
+  arithmetic or a unit conversion before any model runs;
 - :mod:`~companion.agent.memory`: :class:`Memory`, conversation and retrieval memory;
 - :mod:`~companion.agent.quantities` and :mod:`~companion.agent.lookups`: the loop's two optional
   checks (every stated number used, every stated knowledge-base name searched);

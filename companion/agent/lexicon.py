@@ -29,14 +29,15 @@ ROLES = (
     "prefixes", "suffixes", "negative", "square_root", "cube_root", "reciprocal", "squared",
     "cubed", "itself", "percent", "half", "more_than", "less_than", "sum", "product", "average",
     "difference", "add", "subtract", "multiply", "divide", "remainder", "convert", "into",
-    "how_many", "in_a",
+    "how_many", "in_a", "factorial", "factorial_of", "increase", "decrease", "what_percent",
+    "as_percent", "out_of", "as_a_percent",
 )
 NUMBER_TABLES = ("units", "tens", "scales", "ordinals", "multiples")
 
 # A number in digits ("5,000" only with groups of three), an operator symbol, a word, or a
 # degree sign glued to its letter ("°f"). Anything else but spaces and end punctuation fails.
 _TOKEN = re.compile(
-    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d*\.\d+|\d+|\*\*|°[cfk]|[a-z]+|[-+*/^()%√=,÷]"
+    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d*\.\d+|\d+|\*\*|//|°[cfk]|[a-z]+|[-+*/^()%√=,÷]"
 )
 _SKIP = re.compile(r"[\s?!.:;\"']+")
 
@@ -168,8 +169,8 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
             raise LexiconError(f"{path}: {table} must map words to whole numbers")
         numbers[table] = {str(k): v for k, v in words.items()}
     operators = data["operators"]
-    if not isinstance(operators, dict) or set(operators) != {"+", "-", "*", "/", "%", "**"}:
-        raise LexiconError(f"{path}: operators must give phrases for + - * / % **")
+    if not isinstance(operators, dict) or set(operators) != {"+", "-", "*", "/", "//", "%", "**"}:
+        raise LexiconError(f"{path}: operators must give phrases for + - * / // % **")
     return Lexicon(
         phrases={role: _phrases(data[role], f"{path}: {role}") for role in ROLES},
         operators={op: _phrases(v, f"{path}: operators {op}") for op, v in operators.items()},

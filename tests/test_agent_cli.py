@@ -103,3 +103,24 @@ def test_python_m_companion_agent_refuses_in_a_fresh_process_without_torch():
     assert "not asked: the question is written in CJK script" in done.stdout
     assert time.perf_counter() - start < 20
 
+
+
+def test_a_notation_question_is_answered_without_loading_the_model(monkeypatch, capsys):
+    """The terminal's agent loads its model lazily: a question the notation reader answers never
+    loads it, and the first question that needs the model loads it once."""
+    from companion.agent import build, cli
+
+    loads = []
+
+    def counted_load(finetuned=None):
+        loads.append(finetuned)
+        raise RuntimeError("stop here: the model was asked for")
+
+    monkeypatch.setattr(build, "load_agent_model", counted_load)
+    assert cli.main(["whats 5,000 divided by 8", "how many cups in a quart"]) == 0
+    out = capsys.readouterr().out
+    assert "answer: 625\nread as notation, no model, 2 steps" in out and "answer: 4 cup" in out
+    assert loads == []
+    with pytest.raises(RuntimeError, match="the model was asked for"):
+        cli.main(["I split an $84 bill among four friends"])
+    assert loads == [None]

@@ -48,6 +48,7 @@ _HOME = {
     "Reply": "llm",
     "GenerationStats": "llm",
     "ScriptedLLM": "llm",
+    "LazyLLM": "llm",
     "TransformersLLM": "llm",
     "ToolCallGrammar": "constrained",
     "ToolCallLogitsProcessor": "constrained",

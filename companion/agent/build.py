@@ -133,11 +133,19 @@ def assemble_agent(config: AgentConfig, model, tokenizer, memory: Memory | None 
     """The agent ``config`` describes around a loaded ``model`` (its ``finetuned`` field is the
     caller's business): an :class:`~companion.agent.loop.Agent`, or a smolagents runner."""
     from companion.agent.llm import TransformersLLM
+
+    llm = TransformersLLM(model, tokenizer, constrained=config.constrained)
+    return agent_around(config, llm, memory, max_steps, time_budget_s)
+
+
+def agent_around(config: AgentConfig, llm, memory: Memory | None = None, max_steps: int = 4,
+                 time_budget_s: float = 60.0):
+    """The agent ``config`` describes around the model core ``llm``: an
+    :class:`~companion.agent.loop.Agent`, or a smolagents runner."""
     from companion.agent.lookups import knowledge_base_names
     from companion.agent.notation import NotationReader
     from companion.agent.tools import default_tools
 
-    llm = TransformersLLM(model, tokenizer, constrained=config.constrained)
     if config.smolagents:
         import smolagents
 
@@ -162,16 +170,26 @@ def build_default_agent(
     quantity_check: bool = False,
     lookup_check: bool = False,
     notation: bool = True,
+    lazy: bool = False,
 ) -> Agent:
     """The book's offline agent: the notation reader, then SmolLM2-135M-Instruct fine-tuned for
     tool calls (:func:`load_agent_model`), the default tools, constrained calls, no loop checks.
 
     ``quantity_check`` and ``lookup_check`` turn on the loop's optional checks
     (:class:`~companion.agent.loop.Agent`; the lookup check's names are the knowledge base's
-    subjects); ``notation=False`` sends every question to the model.
+    subjects); ``notation=False`` sends every question to the model. ``lazy=True`` loads the
+    model only when a question first needs it (:class:`~companion.agent.llm.LazyLLM`); the
+    agent's ``llm`` is then the lazy wrapper.
     """
-    model, tokenizer = load_agent_model(finetuned)
     config = AgentConfig(finetuned, constrained, quantity_check, lookup_check, notation=notation)
+    if lazy:
+        from companion.agent.llm import LazyLLM, TransformersLLM
+
+        def load():
+            return TransformersLLM(*load_agent_model(finetuned), constrained=constrained)
+
+        return agent_around(config, LazyLLM(load), memory, max_steps, time_budget_s)
+    model, tokenizer = load_agent_model(finetuned)
     return assemble_agent(config, model, tokenizer, memory, max_steps, time_budget_s)
 
 

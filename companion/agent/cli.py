@@ -33,12 +33,13 @@ if TYPE_CHECKING:  # the loop imports torch: the command line does so only once 
 
 
 def build_default_agent(max_steps: int, memory: bool) -> Agent:
-    """The default agent (:func:`companion.agent.build.build_default_agent`), imported and
-    loaded only when a question needs it."""
+    """The default agent (:func:`companion.agent.build.build_default_agent`), imported when a
+    question needs an agent, with its model loaded when a question first needs the model (a
+    question the notation reader answers does not)."""
     from companion.agent.build import build_default_agent as build
     from companion.agent.memory import Memory
 
-    return build(max_steps=max_steps, memory=Memory() if memory else None)
+    return build(max_steps=max_steps, memory=Memory() if memory else None, lazy=True)
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -11,7 +11,7 @@ constrained model obeys it; the loop checks the reply either way).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -69,6 +69,21 @@ class LLM(Protocol):
         max_time_s: float | None = None,
         final_allowed: bool = True,
     ) -> Reply | str: ...
+
+
+class LazyLLM:
+    """An :class:`LLM` built by ``build()`` on its first call, so that an agent whose question
+    needs no model (one the notation reader answers) never loads one (the terminal uses it)."""
+
+    def __init__(self, build: Callable[[], LLM]) -> None:
+        self.build = build
+        self.llm: LLM | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Reply | str:
+        """The built model's reply; the arguments are :class:`LLM`'s, passed on unchanged."""
+        if self.llm is None:
+            self.llm = self.build()
+        return self.llm(*args, **kwargs)
 
 
 def as_reply(reply: Reply | str) -> Reply:

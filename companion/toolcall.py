@@ -156,3 +156,9 @@ def conversation(
         if not call.is_final:
             messages.append({"role": TOOL_ROLE, "content": observation})
     return messages
+
+
+def stated_value(observation: str) -> str:
+    """The value a tool's observation states: the value itself (``"84"``), or the right side of a
+    conversion (``"5 mi = 8.04672 km"`` -> ``"8.04672 km"``)."""
+    return observation.rpartition(" = ")[2]

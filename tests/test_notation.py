@@ -24,6 +24,7 @@ from companion.agent.memory import Memory
 from companion.agent.notation import NotationReader, read_question
 from companion.agent.reader_questions import gold_problem, knowledge_base_facts, question_key
 from companion.agent.tools import calculate, convert_units, default_tools
+from companion.toolcall import stated_value
 
 DEV = paths.SETS / "notation" / "dev.jsonl"
 
@@ -222,8 +223,8 @@ def test_on_the_development_set_the_reader_is_right_when_it_answers_and_leaves_p
         taken[cat] = taken.get(cat, 0) + (call is not None)
         if call is None:
             continue
-        observation = (calculate(**call.arguments) if call.name == "calculator"
-                       else convert_units(**call.arguments).split(" = ")[1])
+        observation = stated_value(calculate(**call.arguments) if call.name == "calculator"
+                                   else convert_units(**call.arguments))
         right[cat] = right.get(cat, 0) + answer_matches(observation, row["answer"])
     assert wrongly_taken == 0
     assert right == taken  # never a wrong answer

@@ -19,13 +19,14 @@ from companion.agent.tools import (
     calculate,
     calculator_tool,
     convert,
+    convert_units,
     default_tools,
     find_unit,
     format_number,
     search_tool,
     unit_converter_tool,
 )
-from companion.toolcall import system_prompt
+from companion.toolcall import stated_value, system_prompt
 
 # ---------------------------------------------------------------------------------------------
 # Calculator: agrees with Python's own arithmetic on well-formed input
@@ -361,3 +362,9 @@ def test_listing_the_default_tools_does_not_load_the_embedding_model(monkeypatch
 
     monkeypatch.setattr(companion.models, "load_minilm", forbidden)
     assert [t.spec()["name"] for t in default_tools()] == ["calculator", "convert_units", "search"]
+
+
+def test_stated_value_is_what_an_observation_answers():
+    assert stated_value(calculate("12 * 7")) == "84"
+    assert stated_value(convert_units(5, "mile", "kilometer")) == "8.04672 km"
+    assert stated_value(convert_units(-40, "celsius", "fahrenheit")) == "-40 °F"

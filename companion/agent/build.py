@@ -181,16 +181,14 @@ def build_default_agent(
     model only when a question first needs it (:class:`~companion.agent.llm.LazyLLM`); the
     agent's ``llm`` is then the lazy wrapper.
     """
+    from companion.agent.llm import LazyLLM, TransformersLLM
+
+    def load():
+        return TransformersLLM(*load_agent_model(finetuned), constrained=constrained)
+
     config = AgentConfig(finetuned, constrained, quantity_check, lookup_check, notation=notation)
-    if lazy:
-        from companion.agent.llm import LazyLLM, TransformersLLM
-
-        def load():
-            return TransformersLLM(*load_agent_model(finetuned), constrained=constrained)
-
-        return agent_around(config, LazyLLM(load), memory, max_steps, time_budget_s)
-    model, tokenizer = load_agent_model(finetuned)
-    return assemble_agent(config, model, tokenizer, memory, max_steps, time_budget_s)
+    llm = LazyLLM(load) if lazy else load()
+    return agent_around(config, llm, memory, max_steps, time_budget_s)
 
 
 def build_agent(name: str, max_steps: int = 4, time_budget_s: float = 60.0):

@@ -260,6 +260,10 @@ class ExpressionParser:
             node = self.op(kind, node, item)
         return node
 
+    def root(self, n: int) -> Bin:
+        """The n-th root of what follows, as ``x ** (1 / n)`` (the calculator has no roots)."""
+        return self.op("**", self.power(), Bin("/", Num("1"), Num(str(n))))
+
     def unary(self) -> Num | Bin:
         """Every nesting (a parenthesis, a root, a sign) passes through here, so the depth of the
         tree is bounded here, as the calculator bounds it (``MAX_DEPTH``)."""
@@ -275,7 +279,7 @@ class ExpressionParser:
         if self.role("square_root"):
             return self.op("**", self.power(), Num("0.5"))
         if self.role("cube_root"):
-            return self.op("**", self.power(), Bin("/", Num("1"), Num("3")))
+            return self.root(3)
         if self.role("reciprocal"):
             return self.op("/", Num("1"), self.power())
         if self.role("half"):
@@ -290,7 +294,7 @@ class ExpressionParser:
             n = ordinals[self.toks[self.pos + the]]
             self.pos += the + 2
             self.accept([("of",)])
-            return self.op("**", self.power(), Bin("/", Num("1"), Num(str(n))))
+            return self.root(n)
         if self.role("factorial_of"):
             return self.factorial(self.power())
         for role, kind in (("increase", "+"), ("decrease", "-")):  # "increase 80 by 15%"
@@ -306,8 +310,7 @@ class ExpressionParser:
             return self.op("%", a, self.power())
         if self.role("average"):
             items = self.operands()
-            return self.op("/", Bin("+", *items[:2]) if len(items) == 2 else
-                           self.chain("+", items), Num(str(len(items))))
+            return self.op("/", self.chain("+", items), Num(str(len(items))))
         if self.role("sum"):
             return self.chain("+", self.operands())
         if self.role("product"):

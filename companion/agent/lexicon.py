@@ -37,9 +37,11 @@ NUMBER_TABLES = ("units", "tens", "scales", "ordinals", "multiples")
 # A number in digits ("5,000" only with groups of three), an operator symbol, a word, or a
 # degree sign glued to its letter ("°f"). Anything else but spaces and end punctuation fails.
 _TOKEN = re.compile(
-    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d*\.\d+|\d+|\*\*|//|°[cfk]|[a-z]+|[-+*/^()%√=,÷]"
+    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d*\.\d+|\d+|\*\*|//|°[cfk]|[a-z]+|[-+*/^()%√=,]"
 )
 _SKIP = re.compile(r"[\s?!.:;\"']+")
+# signs typed in place of the ones the tokens use
+_SAME_SIGN = str.maketrans({"×": "*", "−": "-", "–": "-", "÷": "/"})
 
 
 class LexiconError(ValueError):
@@ -50,7 +52,7 @@ def tokens_of(text: str) -> list[str] | None:
     """The tokens of ``text`` (lower case, apostrophes dropped, ``×`` read as ``*``), or None
     when it holds a character the grammar has no token for."""
     text = text.lower().replace("’", "").replace("'", "")
-    text = text.translate(str.maketrans({"×": "*", "−": "-", "–": "-", "÷": "/"}))
+    text = text.translate(_SAME_SIGN)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # twenty-one
     text = re.sub(r"(?<=\d)(?:st|nd|rd|th)\b", "", text)  # 4th
     text = re.sub(r"\$(?=\d)", "", text)  # $45
@@ -87,6 +89,12 @@ class Lexicon:
         known |= {w + "s" for w in self.numbers["ordinals"]}
         known |= {w for u in UNITS for name in (u.name, *u.aliases) for w in name.split()}
         return frozenset(known)
+
+    @functools.cached_property
+    def number_words(self) -> frozenset[str]:
+        """The words a number written in words is made of ("twenty", "hundred", "a", "and")."""
+        return frozenset({"a", "an", "and", *self.numbers["units"], *self.numbers["tens"],
+                          *self.numbers["scales"]})
 
     def number_at(self, tokens: Sequence[str], start: int) -> tuple[Decimal, int] | None:
         """The number written in words from ``tokens[start]`` on ("one hundred and five",
@@ -208,7 +216,9 @@ def with_digits(text: str, lexicon: Lexicon | None = None) -> str:
             parts = spans[j].group().lower().split("-")
             tokens += parts
             owner += [j] * len(parts)
-        found = lexicon.number_at(tokens, 0) if tokens else None
+            if not set(parts) <= lexicon.number_words:
+                break  # a number in words ends at or before this span
+        found = lexicon.number_at(tokens, 0)
         if found is not None:
             value, end = found
             last = owner[end - 1]

@@ -65,6 +65,7 @@ from companion.toolcall import (
     format_call,
     format_final,
     parse_call,
+    stated_value,
     system_prompt,
 )
 
@@ -292,7 +293,7 @@ class Agent:
         observation, error, _ = self._act(call)
         if error is not None:
             return None
-        answer = observation.split(" = ")[-1]  # a conversion's "5 mi = 8.04672 km" -> "8.04672 km"
+        answer = stated_value(observation)
         return [
             Step(1, format_call(call.name, call.arguments), call, observation,
                  time.perf_counter() - t0),

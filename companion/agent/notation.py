@@ -34,21 +34,21 @@ from decimal import Decimal
 
 from companion.agent.expressions import ExpressionParser, Unread, to_text
 from companion.agent.lexicon import Lexicon, load_lexicon, tokens_of, with_digits
-from companion.agent.tools import UnitError, find_unit
+from companion.agent.tools import Unit, UnitError, find_unit
 from companion.toolcall import ToolCall
 
 # --------------------------------------------------------------------------------------------
 # Conversions: "<value> <unit> to <unit>" and the other orders people use
 
 
-def _units_at(parser: ExpressionParser) -> Iterator[tuple[int, str]]:
-    """Every unit starting at the parser's position: (tokens it spans, canonical name)."""
+def _units_at(parser: ExpressionParser) -> Iterator[tuple[int, Unit]]:
+    """Every unit starting at the parser's position: (tokens it spans, the unit)."""
     for span in (3, 2, 1):
         words = parser.toks[parser.pos:parser.pos + span]
         if len(words) < span:
             continue
         try:
-            yield span, find_unit(" ".join(words)).name
+            yield span, find_unit(" ".join(words))
         except UnitError:
             continue
 
@@ -88,9 +88,9 @@ def _match(parser: ExpressionParser, pattern: Sequence[str], found: dict) -> Ite
             return
         yield from _match(parser, rest, {**found, "Q": value})
     elif head in ("U1", "U2"):
-        for span, name in list(_units_at(parser)):
+        for span, unit in list(_units_at(parser)):
             parser.pos = start + span
-            yield from _match(parser, rest, {**found, head: name})
+            yield from _match(parser, rest, {**found, head: unit})
     elif head in parser.lex.phrases:
         for phrase in parser.lex.phrases[head]:
             if tuple(parser.toks[start:start + len(phrase)]) == phrase:
@@ -106,7 +106,7 @@ def _conversion(tokens: Sequence[str], lexicon: Lexicon) -> ToolCall | None:
     for pattern in _CONVERSIONS:
         parser = ExpressionParser(tokens, lexicon)
         for found in _match(parser, pattern, {}):
-            source, target = find_unit(found["U1"]), find_unit(found["U2"])
+            source, target = found["U1"], found["U2"]
             if source.quantity != target.quantity or source is target:
                 continue
             value = found["Q"]

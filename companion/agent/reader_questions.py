@@ -33,6 +33,7 @@ from companion.agent.retrieval import load_knowledge_base
 from companion.agent.tools import calculate, convert_units
 from companion.numbers import leading_number as gold_number
 from companion.paths import SETS
+from companion.toolcall import stated_value
 
 READER_QUESTIONS = SETS / "reader_questions.jsonl"
 CATEGORIES: tuple[str, ...] = ("fact", "conversion", "word_problem", "calculator")
@@ -134,7 +135,7 @@ def _run_step(step: Mapping[str, Any], values: list[str], facts: Facts) -> str:
         value, source, target = args
         if isinstance(value, str):
             value = float(_fill(value, values))
-        return convert_units(value, source, target).split(" = ", 1)[1]
+        return stated_value(convert_units(value, source, target))
     passage, _, relation = str(step["fact"]).rpartition(".")
     if passage not in facts:
         raise ValueError(f"unknown passage {passage!r} in fact {step['fact']!r}")

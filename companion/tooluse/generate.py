@@ -50,7 +50,7 @@ from companion.agent.tools import (
     format_number,
 )
 from companion.paths import TOOLUSE_DATA
-from companion.toolcall import ToolCall, conversation, system_prompt
+from companion.toolcall import ToolCall, conversation, stated_value, system_prompt
 from companion.tooluse.frames import Frame, FrameError, frame_from_dict, lexicon_values
 from companion.tooluse.grammar import realise
 from companion.tooluse.spoken import say_number
@@ -243,7 +243,7 @@ class Maker:
         name = "implied_quantity" if implied else "conversion"
         return Task("conversion", name, f"{name}/{index}", text,
                     [("convert_units", {"value": value, "from_unit": source, "to_unit": target})],
-                    lambda obs: obs[-1].split(" = ")[1])
+                    lambda obs: stated_value(obs[-1]))
 
     # ---- facts
     def _subject(self, relation: str) -> tuple[Any, str]:
